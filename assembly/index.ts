@@ -1,0 +1,136 @@
+// ndis-pool: the Wasm module's exports. Thin and flat: u32 in, u32 out (DESIGN, "The shape").
+// Pointers returned are >= 64 KiB; 0 is NULL (exhaustion); values in 1..63 are error codes
+// (layout.ts E_*) that src/ turns into NdisBugCheck exceptions.
+
+import {
+  NB_SIZE, NB_NEXT, NB_CURRENT_MDL, NB_CURRENT_MDL_OFFSET, NB_DATA_LENGTH, NB_MDL_CHAIN,
+  NB_DATA_OFFSET, NB_CHECKSUM_BIAS, NB_NDIS_POOL_HANDLE, NB_NDIS_RESERVED, NB_PROTOCOL_RESERVED,
+  NB_MINIPORT_RESERVED, NB_DATA_PHYSICAL_ADDRESS, MDL_SIZE, MDL_NEXT, MDL_SIZE_FIELD, MDL_FLAGS,
+  MDL_PROCESS, MDL_MAPPED_SYSTEM_VA, MDL_START_VA, MDL_BYTE_COUNT, MDL_BYTE_OFFSET, MDAT_MDL,
+  MDAT_DATA, GOBJ_SIZE, POOL_DESC_SIZE, P_KIND, P_TAG, P_OBJ_SIZE, P_OUTSTANDING, P_PEAK,
+  P_ALLOCS, P_FREES, P_FAILURES, P_BYTES, P_ID, P_REQ_SIZE, P_MAX_OUT, P_USER0, P_USER1, P_OWNER,
+  P_SLAB_COUNT, P_SLAB_UNITS, P_CAP, P_FLAGS, ROOT_MDLS, ROOT_NB_POOLS, ROOT_SLAB_POOLS,
+  ROOT_MEM_POOLS, UNIT_SHIFT, SL_POOL, SL_STATE, SL_OBJ_START, SL_OBJ_SIZE, SL_CAP,
+  ROOT_PROTOCOLS, ROOT_TAG_SETS,
+} from "./layout";
+import { pagesInit, heapReserve, memoryBytes, unitsOwned, unitsFreeCount, maxPagesGet, R_ROOTS } from "./pages";
+import {
+  poolAlloc, poolAllocMany, poolFree, poolFreeMany, poolSetMax, root, liveObjects,
+  gErrPtr, gErrDetail,
+} from "./slab";
+import { rootsInit, rootBytes } from "./netbuf";
+
+export {
+  resetAll, protocolRegister, protocolDeregister, protocolCharsId, ownedPools,
+  memoryAllocate, memoryFree, genericAllocate, genericFree, mdlAllocate, mdlFree, mdlCheck,
+  nbPoolCreate, nbPoolFree, nbAllocate, nbAllocateMdlAndData, nbFree, nbPool, nbCheck,
+  nbAdjustCurrent, chainCheck, rangeCheck, slabPoolCreate, slabPoolDestroy, classSize, sizeClass,
+} from "./netbuf";
+export { memoryBytes, unitsOwned, unitsFreeCount, maxPagesGet, heapReserve };
+export { poolSetMax, liveObjects };
+
+/** Sets up the runtime within `maxPages` 64 KiB pages. Returns the root address, or 0. */
+export function init(maxPages: u32): usize {
+  let r = pagesInit(maxPages, rootBytes());
+  if (r == 0) return 0;
+  rootsInit();
+  return r;
+}
+
+/** Address of the slab table (JS reads it for O(1) accessor checks). */
+export function slabTable(): usize { return load<u32>(root(0) - R_ROOTS); }
+
+/** Root pool descriptor `i` (ROOT_*). */
+export function rootPool(i: u32): usize { return root(i); }
+
+/** Detail of the last error: the pointer involved, and a detail word. */
+export function errPtr(): usize { return gErrPtr; }
+export function errDetail(): u32 { return gErrDetail; }
+
+/** SlabPool hot path: alloc (0 when exhausted). `pool` is trusted (held by src/pool.ts). */
+export function spAlloc(pool: usize): usize { return poolAlloc(pool); }
+/** SlabPool free: validated. Returns 0 (E_OK) or an error code. */
+export function spFree(pool: usize, ptr: usize): u32 { return poolFree(pool, ptr); }
+export function spAllocMany(pool: usize, out: usize, n: u32): u32 { return poolAllocMany(pool, out, n); }
+export function spFreeMany(pool: usize, ptrs: usize, n: u32): u32 { return poolFreeMany(pool, ptrs, n); }
+
+/**
+ * Benchmark limit: `rounds` rounds of `batch` allocations then `batch` frees, entirely inside
+ * Wasm (no boundary crossing per object). Returns the number of failed allocations.
+ */
+export function benchAllocFreeLoop(pool: usize, rounds: u32, batch: u32, scratch: usize): u32 {
+  let failed: u32 = 0;
+  for (let r: u32 = 0; r < rounds; r++) {
+    let got = poolAllocMany(pool, scratch, batch);
+    failed += batch - got;
+    for (let i: u32 = got; i > 0; i--) poolFree(pool, <usize>load<u32>(scratch + ((<usize>i - 1) << 2)));
+  }
+  return failed;
+}
+
+/** Empty export: the cost of one JS->Wasm call (benchmark baseline). */
+export function nop(x: u32): u32 { return x; }
+
+/** Layout values, so the TS mirror can be checked against the Wasm side. */
+export function layout(which: u32): u32 {
+  switch (which) {
+    case 0: return NB_SIZE;
+    case 1: return NB_NEXT;
+    case 2: return NB_CURRENT_MDL;
+    case 3: return NB_CURRENT_MDL_OFFSET;
+    case 4: return NB_DATA_LENGTH;
+    case 5: return NB_MDL_CHAIN;
+    case 6: return NB_DATA_OFFSET;
+    case 7: return NB_CHECKSUM_BIAS;
+    case 8: return NB_NDIS_POOL_HANDLE;
+    case 9: return NB_NDIS_RESERVED;
+    case 10: return NB_PROTOCOL_RESERVED;
+    case 11: return NB_MINIPORT_RESERVED;
+    case 12: return NB_DATA_PHYSICAL_ADDRESS;
+    case 13: return MDL_SIZE;
+    case 14: return MDL_NEXT;
+    case 15: return MDL_SIZE_FIELD;
+    case 16: return MDL_FLAGS;
+    case 17: return MDL_PROCESS;
+    case 18: return MDL_MAPPED_SYSTEM_VA;
+    case 19: return MDL_START_VA;
+    case 20: return MDL_BYTE_COUNT;
+    case 21: return MDL_BYTE_OFFSET;
+    case 22: return MDAT_MDL;
+    case 23: return MDAT_DATA;
+    case 24: return GOBJ_SIZE;
+    case 25: return POOL_DESC_SIZE;
+    case 26: return P_KIND;
+    case 27: return P_TAG;
+    case 28: return P_OBJ_SIZE;
+    case 29: return P_OUTSTANDING;
+    case 30: return P_PEAK;
+    case 31: return P_ALLOCS;
+    case 32: return P_FREES;
+    case 33: return P_FAILURES;
+    case 34: return P_BYTES;
+    case 35: return P_ID;
+    case 36: return P_REQ_SIZE;
+    case 37: return P_MAX_OUT;
+    case 38: return P_USER0;
+    case 39: return P_USER1;
+    case 40: return P_OWNER;
+    case 41: return P_SLAB_COUNT;
+    case 42: return P_SLAB_UNITS;
+    case 43: return P_CAP;
+    case 44: return P_FLAGS;
+    case 45: return ROOT_MDLS;
+    case 46: return ROOT_NB_POOLS;
+    case 47: return ROOT_SLAB_POOLS;
+    case 48: return ROOT_MEM_POOLS;
+    case 49: return UNIT_SHIFT;
+    case 50: return SL_POOL;
+    case 51: return SL_STATE;
+    case 52: return SL_OBJ_START;
+    case 53: return SL_OBJ_SIZE;
+    case 54: return SL_CAP;
+    case 55: return ROOT_PROTOCOLS;
+    case 56: return ROOT_TAG_SETS;
+  }
+  return 0xFFFFFFFF;
+}

@@ -1,0 +1,485 @@
+// ndis-pool: NDIS object semantics over the slab core: handles (protocol records, generic
+// objects), tagged memory, MDLs, NET_BUFFER pools and NET_BUFFERs.
+//
+// Every function returns a pointer (>= E_LIMIT), 0 for NULL (exhaustion), or an error code
+// below E_LIMIT that src/ turns into an NdisBugCheck. On an error nothing has changed.
+
+import {
+  E_OK, E_NOT_OURS, E_WRONG_KIND, ARG_SHIFT,
+  E_POOL4, E_NB_ARGS, E_NB_RANGE, E_POOL5, E_POOL6, E_WRONG_TAG, E_MDL_LOOP, E_BAD_RANGE,
+  K_NB_POOL, K_SLAB_POOL, K_MEM_POOL, K_TAG_SET, K_PROTOCOL, K_NB, K_SLAB_OBJ, K_MEMORY, K_GENERIC, K_MDL,
+  ROOT_NB_POOLS, ROOT_SLAB_POOLS, ROOT_MEM_POOLS, ROOT_TAG_SETS, ROOT_PROTOCOLS, ROOT_MDLS, ROOT_COUNT,
+  TAG_MDL, TAG_NDIS, PF_ROOT, PF_LARGE, POOL_DESC_SIZE,
+  P_KIND, P_TAG, P_OWNER, P_OUTSTANDING, P_USER0, P_USER1, P_MAX_OUT,
+  NB_SIZE, NB_CURRENT_MDL, NB_CURRENT_MDL_OFFSET, NB_DATA_LENGTH, NB_MDL_CHAIN,
+  NB_DATA_OFFSET, NB_NDIS_POOL_HANDLE,
+  MDL_NEXT, MDL_SIZE, MDL_SIZE_FIELD, MDL_FLAGS, MDL_MAPPED_SYSTEM_VA, MDL_START_VA, MDL_BYTE_COUNT,
+  MDL_BYTE_OFFSET,
+  MDL_MAPPED_TO_SYSTEM_VA, MDL_SOURCE_IS_NONPAGED_POOL, MDL_ALLOCATED_FIXED_SIZE,
+  PAGE_MASK, MDAT_MDL, MDAT_DATA,
+  GOBJ_SIZE, GOBJ_HEADER, GOBJ_DRIVER_OBJECT,
+  PROT_SIZE, PROT_CONTEXT, PROT_MAJOR_NDIS, PROT_FLAGS, PROT_CHARS_ID,
+  TS_KIND, TS_TAG, TS_NEXT, TS_LARGE, TS_CLASS, N_CLASSES, TAG_SET_SIZE, LARGEST_CLASS,
+} from "./layout";
+import { rootU32, rootSetU32, R_TAG_SETS, R_SERIAL, unitsResetAll } from "./pages";
+import {
+  poolInit, poolAlloc, poolAllocSlow, poolRelease, lookup, lookedUpPool, lookedUpAux,
+  freeLookedUp, containing, lookedUpSize, root, pU32, pSet, gErrPtr, gErrDetail,
+} from "./slab";
+
+/** NDIS_OBJECT_TYPE_DEFAULT: the Type written into NDIS_GENERIC_OBJECT headers (see README). */
+// @ts-ignore: decorator
+@inline const GENERIC_OBJECT_HEADER_TYPE: u8 = 0x80;
+
+// @ts-ignore: decorator
+@inline function argErr(arg: u32, e: u32): u32 { return (arg << ARG_SHIFT) | e; }
+
+// ---------------------------------------------------------------------------------------------
+// Runtime set-up
+// ---------------------------------------------------------------------------------------------
+
+/** (Re)initialises the root pools. */
+export function rootsInit(): void {
+  rootSetU32(R_TAG_SETS, 0);
+  rootSetU32(R_SERIAL, 0);
+  poolInit(root(ROOT_NB_POOLS), K_NB_POOL, TAG_NDIS, POOL_DESC_SIZE, 0, PF_ROOT, 0);
+  poolInit(root(ROOT_SLAB_POOLS), K_SLAB_POOL, TAG_NDIS, POOL_DESC_SIZE, 0, PF_ROOT, 0);
+  poolInit(root(ROOT_MEM_POOLS), K_MEM_POOL, TAG_NDIS, POOL_DESC_SIZE, 0, PF_ROOT, 0);
+  poolInit(root(ROOT_TAG_SETS), K_TAG_SET, TAG_NDIS, TAG_SET_SIZE, 0, PF_ROOT, 0);
+  // Protocol records carry one side word: the number of pools they own (POOL-6).
+  poolInit(root(ROOT_PROTOCOLS), K_PROTOCOL, TAG_NDIS, PROT_SIZE, 1, PF_ROOT, 0);
+  // MDLs carry one side word: the handle that allocated them.
+  poolInit(root(ROOT_MDLS), K_MDL, TAG_MDL, MDL_SIZE, 1, PF_ROOT, 0);
+}
+
+/** Frees everything: every slab returns to the page source, every handle becomes invalid. */
+export function resetAll(): void {
+  unitsResetAll();
+  rootsInit();
+}
+
+/** Root block bytes needed by this module. */
+export function rootBytes(): u32 {
+  return 40 + ROOT_COUNT * POOL_DESC_SIZE;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handles that may own pools: protocol records and generic objects
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Checks `h` as the NdisHandle argument number `arg`: 0 (when `optional`) or a live protocol
+ * or generic-object handle. Returns E_OK and the address of its owned-pools counter in gOwnerAux.
+ */
+export let gOwnerAux: usize = 0;
+function ownerCheck(h: usize, arg: u32, optional: bool): u32 {
+  gOwnerAux = 0;
+  if (h == 0) return optional ? E_OK : argErr(arg, E_NOT_OURS);
+  let e = lookup(h, 0);
+  if (e != E_OK) return argErr(arg, e);
+  let kind = pU32(lookedUpPool(), P_KIND);
+  if (kind != K_PROTOCOL && kind != K_GENERIC) { gErrDetail = kind; return argErr(arg, E_WRONG_KIND); }
+  gOwnerAux = lookedUpAux(0);
+  return E_OK;
+}
+
+// @ts-ignore: decorator
+@inline function ownerAdd(h: usize, delta: i32): void {
+  if (h == 0) return;
+  if (lookup(h, 0) == E_OK) {
+    let a = lookedUpAux(0);
+    store<u32>(a, <u32>(<i32>load<u32>(a) + delta));
+  }
+}
+
+/** Number of pools owned by handle `h` (stats). */
+export function ownedPools(h: usize): u32 {
+  if (ownerCheck(h, 0, false) != E_OK) return 0;
+  return load<u32>(gOwnerAux);
+}
+
+/** Allocates a protocol driver record. Returns the handle or 0. */
+export function protocolRegister(context: u32, versions: u32, flags: u32, charsId: u32): usize {
+  let h = poolAlloc(root(ROOT_PROTOCOLS));
+  if (h == 0) return 0;
+  store<u32>(h + PROT_CONTEXT, context);
+  store<u32>(h + PROT_MAJOR_NDIS, versions);
+  store<u32>(h + PROT_FLAGS, flags);
+  store<u32>(h + PROT_CHARS_ID, charsId);
+  store<u32>(lookupAuxOf(h), 0);
+  return h;
+}
+
+function lookupAuxOf(h: usize): usize {
+  lookup(h, 0);
+  return lookedUpAux(0);
+}
+
+/** Frees a protocol record. E_POOL6 while it owns pools. */
+export function protocolDeregister(h: usize): u32 {
+  let e = lookup(h, K_PROTOCOL);
+  if (e != E_OK) return argErr(0, e);
+  let owned = load<u32>(lookedUpAux(0));
+  if (owned != 0) { gErrDetail = owned; return E_POOL6; }
+  freeLookedUp();
+  return E_OK;
+}
+
+/** Characteristics id stored in a live protocol record (or 0). */
+export function protocolCharsId(h: usize): u32 {
+  if (lookup(h, K_PROTOCOL) != E_OK) return 0;
+  return load<u32>(h + PROT_CHARS_ID);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tagged variable-size memory: one set of size-class pools per (kind, tag)
+// ---------------------------------------------------------------------------------------------
+
+/** Slot size of size class `c`: 16..64 by 8, then 4 classes per power of two up to 32 KiB. */
+export function classSize(c: u32): u32 {
+  if (c < 7) return 16 + 8 * c;
+  let k = c - 7;
+  return ((64 * (5 + (k & 3))) >> 2) << (k >> 2);
+}
+
+/** Size class for `len` bytes (len <= LARGEST_CLASS). */
+export function sizeClass(len: u32): u32 {
+  if (len <= 16) return 0;
+  if (len <= 64) return (len - 16 + 7) >> 3;
+  let lg = 31 - clz(len - 1); // 6.. for len in (64, 32768]
+  let e = <u32>lg - 6;
+  let step = <u32>16 << e;
+  let m = (len - (<u32>64 << e) + step - 1) / step - 1;
+  return 7 + 4 * e + m;
+}
+
+function tagSetFind(kind: u32, tag: u32, create: bool): usize {
+  let prev: usize = 0;
+  let s = <usize>rootU32(R_TAG_SETS);
+  while (s != 0) {
+    if (load<u32>(s + TS_KIND) == kind && load<u32>(s + TS_TAG) == tag) {
+      if (prev != 0) { // move to front: the sets in use stay cheap to find
+        store<u32>(prev + TS_NEXT, load<u32>(s + TS_NEXT));
+        store<u32>(s + TS_NEXT, rootU32(R_TAG_SETS));
+        rootSetU32(R_TAG_SETS, <u32>s);
+      }
+      return s;
+    }
+    prev = s;
+    s = <usize>load<u32>(s + TS_NEXT);
+  }
+  if (!create) return 0;
+  s = poolAlloc(root(ROOT_TAG_SETS));
+  if (s == 0) return 0;
+  memory.fill(s, 0, TAG_SET_SIZE);
+  store<u32>(s + TS_KIND, kind);
+  store<u32>(s + TS_TAG, tag);
+  store<u32>(s + TS_NEXT, rootU32(R_TAG_SETS));
+  rootSetU32(R_TAG_SETS, <u32>s);
+  return s;
+}
+
+/** Allocates `len` bytes of `kind` memory under `tag`. Returns the address or 0. */
+function memAlloc(kind: u32, tag: u32, len: u32, auxWords: u32): usize {
+  let set = tagSetFind(kind, tag, true);
+  if (set == 0) return 0;
+  let large = len > LARGEST_CLASS;
+  let slot: usize = large ? set + TS_LARGE : set + TS_CLASS + (<usize>sizeClass(len) << 2);
+  let pool = <usize>load<u32>(slot);
+  if (pool == 0) {
+    pool = poolAlloc(root(ROOT_MEM_POOLS));
+    if (pool == 0) return 0;
+    let size = large ? 0 : classSize(sizeClass(len));
+    poolInit(pool, kind, tag, size, auxWords, large ? PF_LARGE : 0, 0);
+    store<u32>(slot, <u32>pool);
+  }
+  return large ? poolAllocSlow(pool, len) : poolAlloc(pool);
+}
+
+/** NdisAllocateMemoryWithTagPriority: `handle` must be live. Returns address, 0 or error. */
+export function memoryAllocate(handle: usize, len: u32, tag: u32): usize {
+  let e = ownerCheck(handle, 0, false);
+  if (e != E_OK) return e;
+  return memAlloc(K_MEMORY, tag, len, 0);
+}
+
+/** NdisFreeMemoryWithTagPriority. Returns E_OK or an error (E_WRONG_TAG: detail = real tag). */
+export function memoryFree(handle: usize, va: usize, tag: u32): u32 {
+  let e = ownerCheck(handle, 0, false);
+  if (e != E_OK) return e;
+  e = lookup(va, K_MEMORY);
+  if (e != E_OK) return argErr(1, e);
+  let pool = lookedUpPool();
+  if (pU32(pool, P_TAG) != tag) { gErrDetail = pU32(pool, P_TAG); return E_WRONG_TAG; }
+  freeLookedUp();
+  return E_OK;
+}
+
+/** NdisAllocateGenericObject. Returns the object or 0. */
+export function genericAllocate(driverObject: u32, tag: u32, size: u32): usize {
+  let obj = memAlloc(K_GENERIC, tag, GOBJ_SIZE + size, 1);
+  if (obj == 0) return 0;
+  memory.fill(obj, 0, GOBJ_SIZE + size);
+  store<u8>(obj + GOBJ_HEADER, GENERIC_OBJECT_HEADER_TYPE);
+  store<u8>(obj + GOBJ_HEADER + 1, 1); // NDIS_GENERIC_OBJECT_REVISION_1
+  store<u16>(obj + GOBJ_HEADER + 2, <u16>GOBJ_SIZE);
+  store<u32>(obj + GOBJ_DRIVER_OBJECT, driverObject);
+  store<u32>(lookupAuxOf(obj), 0);
+  return obj;
+}
+
+/** NdisFreeGenericObject. E_POOL6 while it owns pools. */
+export function genericFree(obj: usize): u32 {
+  let e = lookup(obj, K_GENERIC);
+  if (e != E_OK) return argErr(0, e);
+  let owned = load<u32>(lookedUpAux(0));
+  if (owned != 0) { gErrDetail = owned; return E_POOL6; }
+  freeLookedUp();
+  return E_OK;
+}
+
+// ---------------------------------------------------------------------------------------------
+// MDLs
+// ---------------------------------------------------------------------------------------------
+
+/** Fills an MDL describing [va, va + len) of nonpaged memory. */
+function mdlInit(mdl: usize, va: usize, len: u32, extraFlags: u16): void {
+  store<u32>(mdl + MDL_NEXT, 0);
+  store<u16>(mdl + MDL_SIZE_FIELD, <u16>MDL_SIZE);
+  store<u16>(mdl + MDL_FLAGS, MDL_SOURCE_IS_NONPAGED_POOL | MDL_MAPPED_TO_SYSTEM_VA | extraFlags);
+  store<u32>(mdl + 8, 0); // Process
+  store<u32>(mdl + MDL_MAPPED_SYSTEM_VA, <u32>va);
+  store<u32>(mdl + MDL_START_VA, <u32>(va & ~<usize>PAGE_MASK));
+  store<u32>(mdl + MDL_BYTE_COUNT, len);
+  store<u32>(mdl + MDL_BYTE_OFFSET, <u32>(va & PAGE_MASK));
+}
+
+/**
+ * Checks that [va, va + len) lies inside one live caller-visible allocation (tagged memory,
+ * a generic object, a SlabPool object or an NB's data). Returns E_OK or E_BAD_RANGE.
+ */
+export function rangeCheck(va: usize, len: u32): u32 {
+  if (va == 0) return E_BAD_RANGE;
+  let start = containing(va);
+  if (start == 0) return E_BAD_RANGE;
+  let pool = lookedUpPool();
+  let kind = pU32(pool, P_KIND);
+  if (kind != K_MEMORY && kind != K_GENERIC && kind != K_SLAB_OBJ && kind != K_NB) return E_BAD_RANGE;
+  if (<u64>va + len > <u64>start + lookedUpSize()) return E_BAD_RANGE;
+  return E_OK;
+}
+
+/** NdisAllocateMdl. Returns the MDL, 0, or an error (argument 0: handle, 1: the range). */
+export function mdlAllocate(handle: usize, va: usize, len: u32): usize {
+  let e = ownerCheck(handle, 0, false);
+  if (e != E_OK) return e;
+  if (rangeCheck(va, len) != E_OK) { gErrPtr = va; return E_BAD_RANGE; }
+  let mdl = poolAlloc(root(ROOT_MDLS));
+  if (mdl == 0) return 0;
+  mdlInit(mdl, va, len, 0);
+  store<u32>(lookupAuxOf(mdl), <u32>handle);
+  return mdl;
+}
+
+/** NdisFreeMdl. */
+export function mdlFree(mdl: usize): u32 {
+  let e = lookup(mdl, K_MDL);
+  if (e != E_OK) return argErr(0, e);
+  freeLookedUp();
+  return E_OK;
+}
+
+/**
+ * Checks that `mdl` is a live MDL: one from NdisAllocateMdl, or the MDL inside a live
+ * MdlAndData NET_BUFFER. Returns E_OK or the error of the NdisAllocateMdl check.
+ */
+export function mdlCheck(mdl: usize): u32 {
+  let e = lookup(mdl, K_MDL);
+  if (e == E_OK) return E_OK;
+  if (e == E_WRONG_KIND && mdl >= MDAT_MDL && lookup(mdl - MDAT_MDL, K_NB) == E_OK) {
+    if (pU32(lookedUpPool(), P_USER0) != 0) return E_OK;
+  }
+  gErrPtr = mdl;
+  return e == E_WRONG_KIND ? E_WRONG_KIND : e;
+}
+
+// ---------------------------------------------------------------------------------------------
+// NET_BUFFER pools and NET_BUFFERs
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * NdisAllocateNetBufferPool (parameters already checked by src/). Returns the pool handle, 0
+ * when out of memory, or an error about the NdisHandle.
+ */
+export function nbPoolCreate(owner: usize, tag: u32, dataSize: u32, flags: u32): usize {
+  let e = ownerCheck(owner, 0, true);
+  if (e != E_OK) return e;
+  let ownerAux = gOwnerAux;
+  let objSize = dataSize == 0 ? NB_SIZE : <u64>MDAT_DATA + dataSize;
+  if (objSize > 0xFFF00000) return 0; // cannot fit in a 32-bit address space
+  let pool = poolAlloc(root(ROOT_NB_POOLS));
+  if (pool == 0) return 0;
+  poolInit(pool, K_NB, tag, <u32>objSize, 0, 0, <u32>owner);
+  pSet(pool, P_USER0, dataSize);
+  pSet(pool, P_USER1, flags);
+  if (ownerAux) store<u32>(ownerAux, load<u32>(ownerAux) + 1);
+  return pool;
+}
+
+/** Checks an NB pool handle (argument `arg`). */
+// @ts-ignore: decorator
+@inline function nbPoolCheck(h: usize, arg: u32): u32 {
+  let e = lookup(h, K_NB_POOL);
+  return e == E_OK ? E_OK : argErr(arg, e);
+}
+
+/** NdisFreeNetBufferPool. E_POOL5 with NBs outstanding (detail = count). */
+export function nbPoolFree(h: usize): u32 {
+  let e = nbPoolCheck(h, 0);
+  if (e != E_OK) return e;
+  let out = pU32(h, P_OUTSTANDING);
+  if (out != 0) { gErrDetail = out; return E_POOL5; }
+  let owner = <usize>pU32(h, P_OWNER);
+  poolRelease(h);
+  lookup(h, K_NB_POOL);
+  freeLookedUp();
+  ownerAdd(owner, -1);
+  return E_OK;
+}
+
+/**
+ * Points CurrentMdl/CurrentMdlOffset at logical position DataOffset (DESIGN, decision 4: an
+ * MDL boundary moves to the next MDL at offset 0; at the chain end the pair stays on the last
+ * MDL with offset = its ByteCount).
+ */
+export function nbAdjustCurrent(nb: usize): void {
+  let rem = load<u32>(nb + NB_DATA_OFFSET);
+  let m = <usize>load<u32>(nb + NB_MDL_CHAIN);
+  if (m == 0) {
+    store<u32>(nb + NB_CURRENT_MDL, 0);
+    store<u32>(nb + NB_CURRENT_MDL_OFFSET, 0);
+    return;
+  }
+  while (true) {
+    let bc = load<u32>(m + MDL_BYTE_COUNT);
+    let next = <usize>load<u32>(m + MDL_NEXT);
+    if (rem < bc || next == 0) break;
+    rem -= bc;
+    m = next;
+  }
+  store<u32>(nb + NB_CURRENT_MDL, <u32>m);
+  store<u32>(nb + NB_CURRENT_MDL_OFFSET, rem);
+}
+
+/** Bytes described by the chain at `mdl` (validated, loop-checked); sets gChainBytes. */
+export let gChainBytes: u64 = 0;
+export function chainCheck(mdl: usize): u32 {
+  let total: u64 = 0;
+  let slow = mdl;
+  let fast = mdl;
+  let steps: u32 = 0;
+  while (fast != 0) {
+    let e = mdlCheck(fast);
+    if (e != E_OK) return e;
+    total += load<u32>(fast + MDL_BYTE_COUNT);
+    fast = <usize>load<u32>(fast + MDL_NEXT);
+    if ((++steps & 1) == 0) {
+      slow = <usize>load<u32>(slow + MDL_NEXT);
+      if (slow == fast && fast != 0) { gErrPtr = mdl; return E_MDL_LOOP; }
+    }
+  }
+  gChainBytes = total;
+  return E_OK;
+}
+
+/** NdisAllocateNetBuffer. Returns the NB, 0, or an error. */
+export function nbAllocate(h: usize, mdlChain: usize, dataOffset: u32, dataLength: u32): usize {
+  let e = nbPoolCheck(h, 0);
+  if (e != E_OK) return e;
+  if (pU32(h, P_USER0) != 0) return E_POOL4;
+  if (mdlChain == 0) {
+    if ((dataOffset | dataLength) != 0) return E_NB_ARGS;
+  } else {
+    e = chainCheck(mdlChain);
+    if (e != E_OK) return e == E_MDL_LOOP ? E_MDL_LOOP : argErr(1, e);
+    if (<u64>dataOffset + dataLength > gChainBytes) { gErrDetail = <u32>gChainBytes; return E_NB_RANGE; }
+  }
+  let nb = poolAlloc(h);
+  if (nb == 0) return 0;
+  memory.fill(nb, 0, NB_SIZE);
+  store<u32>(nb + NB_MDL_CHAIN, <u32>mdlChain);
+  store<u32>(nb + NB_DATA_OFFSET, dataOffset);
+  store<u32>(nb + NB_DATA_LENGTH, dataLength);
+  store<u32>(nb + NB_NDIS_POOL_HANDLE, <u32>h);
+  nbAdjustCurrent(nb);
+  return nb;
+}
+
+/** NdisAllocateNetBufferMdlAndData: NB + MDL + DataSize bytes in one slab object. */
+export function nbAllocateMdlAndData(h: usize): usize {
+  let e = nbPoolCheck(h, 0);
+  if (e != E_OK) return e;
+  let dataSize = pU32(h, P_USER0);
+  if (dataSize == 0) return E_POOL4;
+  let nb = poolAlloc(h);
+  if (nb == 0) return 0;
+  memory.fill(nb, 0, MDAT_DATA);
+  let mdl = nb + MDAT_MDL;
+  mdlInit(mdl, nb + MDAT_DATA, dataSize, MDL_ALLOCATED_FIXED_SIZE);
+  store<u32>(nb + NB_MDL_CHAIN, <u32>mdl);
+  store<u32>(nb + NB_CURRENT_MDL, <u32>mdl);
+  store<u32>(nb + NB_DATA_LENGTH, dataSize);
+  store<u32>(nb + NB_NDIS_POOL_HANDLE, <u32>h);
+  return nb;
+}
+
+/** NdisFreeNetBuffer. */
+export function nbFree(nb: usize): u32 {
+  let e = lookup(nb, K_NB);
+  if (e != E_OK) return argErr(0, e);
+  freeLookedUp();
+  return E_OK;
+}
+
+/** NdisGetPoolFromNetBuffer: the pool that owns the slab (authoritative), or an error. */
+export function nbPool(nb: usize): usize {
+  let e = lookup(nb, K_NB);
+  if (e != E_OK) return argErr(0, e);
+  return lookedUpPool();
+}
+
+/** Checks a live NB (argument `arg`) for the accessors. */
+export function nbCheck(nb: usize): u32 {
+  let e = lookup(nb, K_NB);
+  return e;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Idiomatic SlabPool descriptors
+// ---------------------------------------------------------------------------------------------
+
+/** Creates a SlabPool of `objectSize`-byte objects. Returns the handle or 0. */
+export function slabPoolCreate(objectSize: u32, tag: u32, maxOut: u32): usize {
+  let pool = poolAlloc(root(ROOT_SLAB_POOLS));
+  if (pool == 0) return 0;
+  if (!poolInit(pool, K_SLAB_OBJ, tag, objectSize, 0, 0, 0)) {
+    lookup(pool, K_SLAB_POOL);
+    freeLookedUp();
+    return 0;
+  }
+  pSet(pool, P_MAX_OUT, maxOut);
+  return pool;
+}
+
+/** Destroys a SlabPool; with `force`, live objects are dropped. E_POOL5 otherwise. */
+export function slabPoolDestroy(pool: usize, force: bool): u32 {
+  let e = lookup(pool, K_SLAB_POOL);
+  if (e != E_OK) return argErr(0, e);
+  let out = pU32(pool, P_OUTSTANDING);
+  if (out != 0 && !force) { gErrDetail = out; return E_POOL5; }
+  poolRelease(pool);
+  lookup(pool, K_SLAB_POOL);
+  freeLookedUp();
+  return E_OK;
+}
+

@@ -1,0 +1,252 @@
+// ndis-pool: the page source.
+//
+// Linear memory for slabs comes from the stub runtime's `heap.alloc` in large chunks (never
+// from memory the runtime or as-pect may already use), aligned to 64 KiB units. Every unit we
+// own is marked in `owned`; units not currently in a slab are marked in `free`. The slab table
+// maps each unit to the base of the slab covering it (0 when the unit is in no slab), so any
+// address is checked in O(1): `table[address >> UNIT_SHIFT]`.
+//
+// Growth never traps: before asking the stub for memory we grow memory ourselves, within the
+// runtime's `maxPages`, so the stub never has to grow (and never reaches its `unreachable`).
+// When the budget is spent, `unitsAlloc` returns 0 and the caller reports exhaustion (NULL).
+
+import { UNIT_SHIFT, UNIT_SIZE, UNIT_MASK, MAX_UNITS } from "./layout";
+
+// ---------------------------------------------------------------------------------------------
+// Runtime root block (linear memory; its address is the only module global that matters)
+//
+//   0  table      u32[MAX_UNITS]  slab base per unit
+//   4  freeMap    u32[MAX_UNITS/32] bit set: unit is owned and not in a slab
+//   8  ownedMap   u32[MAX_UNITS/32] bit set: unit was obtained from the heap
+//   12 freeUnits  count of set bits in freeMap
+//   16 ownedUnits count of set bits in ownedMap
+//   20 maxPages   memory budget in 64 KiB pages
+//   24 hint       unit index where the next single-unit search starts
+//   28 topUnit    one past the highest owned unit
+//   32 serial     pool creation counter
+//   36 tagSets    head of the tag-set list (slab.ts)
+//   40 roots      root pool descriptors (slab.ts), ROOT_COUNT * POOL_DESC_SIZE bytes
+// ---------------------------------------------------------------------------------------------
+// @ts-ignore: decorator
+@inline export const R_TABLE: u32 = 0;
+// @ts-ignore: decorator
+@inline export const R_FREE_MAP: u32 = 4;
+// @ts-ignore: decorator
+@inline export const R_OWNED_MAP: u32 = 8;
+// @ts-ignore: decorator
+@inline export const R_FREE_UNITS: u32 = 12;
+// @ts-ignore: decorator
+@inline export const R_OWNED_UNITS: u32 = 16;
+// @ts-ignore: decorator
+@inline export const R_MAX_PAGES: u32 = 20;
+// @ts-ignore: decorator
+@inline export const R_HINT: u32 = 24;
+// @ts-ignore: decorator
+@inline export const R_TOP_UNIT: u32 = 28;
+// @ts-ignore: decorator
+@inline export const R_SERIAL: u32 = 32;
+// @ts-ignore: decorator
+@inline export const R_TAG_SETS: u32 = 36;
+// @ts-ignore: decorator
+@inline export const R_ROOTS: u32 = 40;
+
+// @ts-ignore: decorator
+@inline const MAP_WORDS: u32 = MAX_UNITS >> 5;
+/** Smallest chunk taken from the heap, in units (1 MiB). */
+// @ts-ignore: decorator
+@inline const MIN_CHUNK_UNITS: u32 = 16;
+/** Largest chunk taken at once when growing geometrically (16 MiB). */
+// @ts-ignore: decorator
+@inline const MAX_CHUNK_UNITS: u32 = 256;
+
+/** Address of the runtime root block (set once by `pagesInit`). */
+export let ROOT: usize = 0;
+/** Address of the slab table (cached from the root block for the hot path). */
+export let TABLE: usize = 0;
+
+// @ts-ignore: decorator
+@inline export function rootU32(off: u32): u32 { return load<u32>(ROOT + off); }
+// @ts-ignore: decorator
+@inline export function rootSetU32(off: u32, v: u32): void { store<u32>(ROOT + off, v); }
+
+/** Slab base covering `addr`, or 0. O(1); `addr` may be any u32. */
+// @ts-ignore: decorator
+@inline export function slabOf(addr: usize): usize {
+  return load<u32>(TABLE + ((addr >>> UNIT_SHIFT) << 2));
+}
+
+// @ts-ignore: decorator
+@inline function bitGet(map: usize, i: u32): bool {
+  return (load<u32>(map + ((i >>> 5) << 2)) & (1 << (i & 31))) != 0;
+}
+// @ts-ignore: decorator
+@inline function bitSet(map: usize, i: u32): void {
+  let a = map + ((i >>> 5) << 2);
+  store<u32>(a, load<u32>(a) | (1 << (i & 31)));
+}
+// @ts-ignore: decorator
+@inline function bitClear(map: usize, i: u32): void {
+  let a = map + ((i >>> 5) << 2);
+  store<u32>(a, load<u32>(a) & ~(1 << (i & 31)));
+}
+
+/**
+ * Sets up the root block, slab table and unit maps. `rootBytes` is the size of the root block
+ * the caller needs (it includes the root pool descriptors). Returns the root address.
+ */
+export function pagesInit(maxPages: u32, rootBytes: u32): usize {
+  let tableBytes: usize = MAX_UNITS << 2;
+  let mapBytes: usize = MAP_WORDS << 2;
+  let total = <usize>rootBytes + tableBytes + 2 * mapBytes;
+  // The stub may need to grow for this first block; make sure it can within the budget.
+  if (!reserveFor(total, maxPages)) return 0;
+  let block = heap.alloc(total);
+  memory.fill(block, 0, total);
+  ROOT = block;
+  TABLE = block + rootBytes;
+  rootSetU32(R_TABLE, <u32>TABLE);
+  rootSetU32(R_FREE_MAP, <u32>(TABLE + tableBytes));
+  rootSetU32(R_OWNED_MAP, <u32>(TABLE + tableBytes + mapBytes));
+  rootSetU32(R_MAX_PAGES, maxPages);
+  return ROOT;
+}
+
+/**
+ * Grows memory (within `maxPages`) so that a heap.alloc of `bytes` cannot make the stub grow.
+ * The stub's bump pointer never exceeds the current memory size, so enough free pages above
+ * the current size suffice.
+ */
+function reserveFor(bytes: usize, maxPages: u32): bool {
+  let have = <u32>memory.size();
+  let need = <u32>((bytes + 64 + UNIT_MASK) >>> UNIT_SHIFT);
+  if (<u64>have + need > <u64>maxPages) return false;
+  return memory.grow(need) >= 0;
+}
+
+/**
+ * Takes `bytes` from the heap outside the page source (scratch arrays for bulk calls, which
+ * must survive runtime.reset). Returns 0 when over budget.
+ */
+export function heapReserve(bytes: usize): usize {
+  if (bytes > <usize>0x3FFF0000) return 0;
+  if (!reserveFor(bytes, rootU32(R_MAX_PAGES))) return 0;
+  let p = heap.alloc(bytes);
+  memory.fill(p, 0, bytes);
+  return p;
+}
+
+/** Bytes of linear memory (for stats). */
+export function memoryBytes(): u64 {
+  return <u64>memory.size() << 16;
+}
+
+/** Marks units [first, first + n) as owned and free (a fresh chunk). */
+function adoptUnits(first: u32, n: u32): void {
+  let freeMap = <usize>rootU32(R_FREE_MAP);
+  let ownedMap = <usize>rootU32(R_OWNED_MAP);
+  for (let i = first; i < first + n; i++) {
+    bitSet(freeMap, i);
+    bitSet(ownedMap, i);
+  }
+  rootSetU32(R_FREE_UNITS, rootU32(R_FREE_UNITS) + n);
+  rootSetU32(R_OWNED_UNITS, rootU32(R_OWNED_UNITS) + n);
+  if (first + n > rootU32(R_TOP_UNIT)) rootSetU32(R_TOP_UNIT, first + n);
+}
+
+/** Takes a chunk of at least `n` units from the heap. Returns false when over budget. */
+function growUnits(n: u32): bool {
+  let owned = rootU32(R_OWNED_UNITS);
+  let want = max<u32>(n, min<u32>(MAX_CHUNK_UNITS, max<u32>(MIN_CHUNK_UNITS, owned >>> 1)));
+  let maxPages = rootU32(R_MAX_PAGES);
+  // Try the geometric chunk, then exactly what is needed.
+  for (let attempt = 0; attempt < 2; attempt++) {
+    let units = attempt == 0 ? want : n;
+    if (attempt == 1 && units == want) break;
+    let bytes = (<usize>units << UNIT_SHIFT) + UNIT_SIZE; // + slack for alignment
+    if (bytes > <usize>0x3FFF0000) continue; // beyond what one heap block can be
+    if (!reserveFor(bytes, maxPages)) continue;
+    let p = heap.alloc(bytes);
+    let first = <u32>((p + UNIT_MASK) >>> UNIT_SHIFT);
+    adoptUnits(first, units);
+    return true;
+  }
+  return false;
+}
+
+/** Finds `n` contiguous free units; returns the first unit index or -1. */
+function findRun(n: u32): i32 {
+  let freeMap = <usize>rootU32(R_FREE_MAP);
+  let top = rootU32(R_TOP_UNIT);
+  if (n == 1) {
+    let hint = rootU32(R_HINT);
+    let words = (top + 31) >>> 5;
+    for (let k: u32 = 0; k < words; k++) {
+      let w = (hint + k) % words;
+      let bits = load<u32>(freeMap + (w << 2));
+      if (bits != 0) {
+        let i = (w << 5) + <u32>ctz(bits);
+        rootSetU32(R_HINT, w);
+        return <i32>i;
+      }
+    }
+    return -1;
+  }
+  let run: u32 = 0;
+  for (let i: u32 = 0; i < top; i++) {
+    if (bitGet(freeMap, i)) {
+      if (++run == n) return <i32>(i + 1 - n);
+    } else {
+      run = 0;
+    }
+  }
+  return -1;
+}
+
+/**
+ * Returns the address of `n` contiguous, 64 KiB-aligned free units, or 0 when the memory
+ * budget is spent. The units' slab-table entries are left for the caller to fill.
+ */
+export function unitsAlloc(n: u32): usize {
+  if (n == 0 || n > MAX_UNITS) return 0;
+  let first = rootU32(R_FREE_UNITS) >= n ? findRun(n) : -1;
+  if (first < 0) {
+    if (!growUnits(n)) return 0;
+    first = findRun(n);
+    if (first < 0) return 0;
+  }
+  let freeMap = <usize>rootU32(R_FREE_MAP);
+  for (let i = <u32>first; i < <u32>first + n; i++) bitClear(freeMap, i);
+  rootSetU32(R_FREE_UNITS, rootU32(R_FREE_UNITS) - n);
+  return <usize>first << UNIT_SHIFT;
+}
+
+/** Points the slab-table entries of units [base, base + n units) at `slab` (0 clears them). */
+export function unitsMap(base: usize, n: u32, slab: usize): void {
+  let first = <u32>(base >>> UNIT_SHIFT);
+  for (let i = first; i < first + n; i++) store<u32>(TABLE + (<usize>i << 2), <u32>slab);
+}
+
+/** Gives `n` units starting at `base` back to the page source. */
+export function unitsFree(base: usize, n: u32): void {
+  unitsMap(base, n, 0);
+  let freeMap = <usize>rootU32(R_FREE_MAP);
+  let first = <u32>(base >>> UNIT_SHIFT);
+  for (let i = first; i < first + n; i++) bitSet(freeMap, i);
+  rootSetU32(R_FREE_UNITS, rootU32(R_FREE_UNITS) + n);
+}
+
+/** Forgets every slab: all owned units become free (runtime.reset). */
+export function unitsResetAll(): void {
+  memory.fill(TABLE, 0, <usize>MAX_UNITS << 2);
+  let freeMap = <usize>rootU32(R_FREE_MAP);
+  let ownedMap = <usize>rootU32(R_OWNED_MAP);
+  memory.copy(freeMap, ownedMap, <usize>MAP_WORDS << 2);
+  rootSetU32(R_FREE_UNITS, rootU32(R_OWNED_UNITS));
+  rootSetU32(R_HINT, 0);
+}
+
+/** Units owned / free (stats, not for the data path). */
+export function unitsOwned(): u32 { return rootU32(R_OWNED_UNITS); }
+export function unitsFreeCount(): u32 { return rootU32(R_FREE_UNITS); }
+export function unitsTop(): u32 { return rootU32(R_TOP_UNIT); }
+export function maxPagesGet(): u32 { return rootU32(R_MAX_PAGES); }

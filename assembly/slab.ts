@@ -1,0 +1,505 @@
+// ndis-pool: fixed-size object pools over slabs (DESIGN D5, D9).
+//
+// Glossary
+//   pool     a descriptor (layout.ts P_*) plus the slabs it owns; every object has one size
+//   slab     1..16 contiguous 64 KiB units serving one pool: header, per-object state bytes,
+//            a stack of free object indices, optional per-object side words, then objects
+//   current  the slab the fast path pops from; `partial` lists the pool's other slabs that
+//            have free objects; full slabs are on no list; `spare` holds one empty slab
+//
+// Invariants (checked by the as-pect specs)
+//   per slab:  freeTop + (objects in state ALLOCATED) == cap
+//   per pool:  outstanding == allocs - frees;  bytes == outstanding * objSize (fixed pools)
+//   every slab with freeTop > 0 is the current slab, on the partial list, or the spare
+//   free lists live in the slab header, never inside an object: a stale write can damage data
+//   but never the allocator
+//
+// The hot path (`poolAlloc`, `poolFreeAt`) pops or pushes one index; refilling, growing and
+// returning slabs happen in separate slow-path functions.
+
+import {
+  E_OK, E_NOT_OURS, E_WRONG_KIND, E_MISALIGNED, E_NOT_ALLOCATED, E_WRONG_POOL, E_DUPLICATE,
+  SL_POOL, SL_FREE_TOP, SL_CAP, SL_OBJ_SIZE, SL_MAGIC, SL_OBJ_START, SL_NEXT, SL_PREV,
+  SL_UNITS, SL_LISTED, SL_AUX_WORDS, SL_AUX_START, SL_STATE, MAGIC_SHIFT,
+  ST_FREE, ST_ALLOCATED, ST_FREEING,
+  P_KIND, P_TAG, P_OBJ_SIZE, P_CAP, P_MAGIC, P_SLAB_UNITS, P_OBJ_OFFSET, P_CURRENT, P_PARTIAL,
+  P_SPARE, P_SLAB_COUNT, P_OUTSTANDING, P_PEAK, P_MAX_OUT, P_AUX_WORDS, P_ALLOCS, P_FREES,
+  P_FAILURES, P_OWNER, P_FLAGS, P_BYTES, P_ID, P_REQ_SIZE, POOL_DESC_SIZE,
+  PF_LARGE,
+  UNIT_SHIFT, UNIT_MASK, SLAB_MAX_UNITS, SHARED_OBJECT_MAX, MIN_OBJECT_SIZE, ALIGN_MASK,
+} from "./layout";
+import {
+  ROOT, TABLE, slabOf, rootU32, rootSetU32, R_SERIAL, R_ROOTS, unitsAlloc, unitsFree, unitsMap, unitsTop,
+} from "./pages";
+
+// ---------------------------------------------------------------------------------------------
+// Scratch results of the last lookup (per instance; not allocator state)
+// ---------------------------------------------------------------------------------------------
+/** Slab found by the last successful `lookup`. */
+export let gSlab: usize = 0;
+/** Object index found by the last successful `lookup`. */
+export let gIdx: u32 = 0;
+/** Pointer and a detail word of the last error (for messages). */
+export let gErrPtr: usize = 0;
+export let gErrDetail: u32 = 0;
+
+// @ts-ignore: decorator
+@inline export function pU32(pool: usize, off: u32): u32 { return load<u32>(pool + off); }
+// @ts-ignore: decorator
+@inline export function pSet(pool: usize, off: u32, v: u32): void { store<u32>(pool + off, v); }
+// @ts-ignore: decorator
+@inline function pInc64(pool: usize, off: u32): void { store<u64>(pool + off, load<u64>(pool + off) + 1); }
+// @ts-ignore: decorator
+@inline export function sU32(slab: usize, off: u32): u32 { return load<u32>(slab + off); }
+// @ts-ignore: decorator
+@inline function sSet(slab: usize, off: u32, v: u32): void { store<u32>(slab + off, v); }
+
+// @ts-ignore: decorator
+@inline function stackBase(slab: usize, cap: u32): usize {
+  return (slab + SL_STATE + cap + 1) & ~<usize>1;
+}
+
+/** ceil(2^40 / size): object index = (offset * magic) >> 40, exact for every object start. */
+function magicFor(size: u32): u64 {
+  return ((<u64>1 << MAGIC_SHIFT) + <u64>size - 1) / <u64>size;
+}
+
+/** Bytes of slab header + metadata for `cap` objects, up to the 16-aligned object start. */
+function metaBytes(cap: u32, auxWords: u32): u32 {
+  let stack = (SL_STATE + cap + 1) & ~1;
+  let aux = (stack + 2 * cap + 3) & ~3;
+  return (aux + 4 * auxWords * cap + 15) & ~15;
+}
+
+/** Object capacity of a slab of `units` units. */
+function capFor(units: u32, objSize: u32, auxWords: u32): u32 {
+  let bytes = units << UNIT_SHIFT;
+  let cap = (bytes - SL_STATE - 32) / (objSize + 3 + 4 * auxWords);
+  if (cap > 0xFFFF) cap = 0xFFFF; // indices are u16
+  while (cap > 0 && metaBytes(cap, auxWords) + cap * objSize > bytes) cap--;
+  return cap;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pool set-up and tear-down
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Initialises the descriptor at `pool` for objects of `reqSize` bytes. Returns false when the
+ * size cannot be served at all (more than the address space).
+ */
+export function poolInit(
+  pool: usize, kind: u32, tag: u32, reqSize: u32, auxWords: u32, flags: u32, owner: u32,
+): bool {
+  memory.fill(pool, 0, POOL_DESC_SIZE);
+  if (reqSize > 0xFFF00000) return false;
+  let objSize = max<u32>(MIN_OBJECT_SIZE, (reqSize + ALIGN_MASK) & ~ALIGN_MASK);
+  pSet(pool, P_KIND, kind);
+  pSet(pool, P_TAG, tag);
+  pSet(pool, P_REQ_SIZE, reqSize);
+  pSet(pool, P_AUX_WORDS, auxWords);
+  pSet(pool, P_MAX_OUT, 0xFFFFFFFF);
+  pSet(pool, P_OWNER, owner);
+  let serial = rootU32(R_SERIAL) + 1;
+  rootSetU32(R_SERIAL, serial);
+  pSet(pool, P_ID, serial);
+  pSet(pool, P_OBJ_SIZE, objSize);
+  if (objSize > SHARED_OBJECT_MAX || (flags & PF_LARGE)) {
+    // One object per slab, the slab sized to fit (or sized per allocation when objSize is 0).
+    pSet(pool, P_FLAGS, flags | PF_LARGE);
+    if (flags & PF_LARGE) pSet(pool, P_OBJ_SIZE, 0);
+    pSet(pool, P_CAP, 1);
+    return true;
+  }
+  pSet(pool, P_FLAGS, flags);
+  // Smallest slab whose unused tail is at most 1/16 of it; else the best of 1..16 units.
+  let bestUnits: u32 = 1, bestWaste: u32 = 0xFFFFFFFF;
+  for (let u: u32 = 1; u <= SLAB_MAX_UNITS; u++) {
+    let cap = capFor(u, objSize, auxWords);
+    if (cap == 0) continue;
+    let bytes = u << UNIT_SHIFT;
+    let waste = bytes - metaBytes(cap, auxWords) - cap * objSize;
+    // waste per object-byte, compared as waste/bytes
+    if (<u64>waste * 16 <= <u64>bytes) { bestUnits = u; bestWaste = 0; break; }
+    if (<u64>waste * (<u64>SLAB_MAX_UNITS << UNIT_SHIFT) / <u64>bytes < <u64>bestWaste) {
+      bestWaste = <u32>(<u64>waste * (<u64>SLAB_MAX_UNITS << UNIT_SHIFT) / <u64>bytes);
+      bestUnits = u;
+    }
+  }
+  let cap = capFor(bestUnits, objSize, auxWords);
+  pSet(pool, P_SLAB_UNITS, bestUnits);
+  pSet(pool, P_CAP, cap);
+  pSet(pool, P_OBJ_OFFSET, metaBytes(cap, auxWords));
+  store<u64>(pool + P_MAGIC, magicFor(objSize));
+  return true;
+}
+
+/** Sets the outstanding-object limit (0xFFFFFFFF: none). */
+export function poolSetMax(pool: usize, maxOut: u32): void {
+  pSet(pool, P_MAX_OUT, maxOut);
+}
+
+/** Creates a slab for `pool` (objects of `objSize`, `cap` of them). Returns 0 when out of memory. */
+function slabNew(pool: usize, objSize: u32, cap: u32, units: u32, objOffset: u32): usize {
+  let base = unitsAlloc(units);
+  if (base == 0) return 0;
+  let auxWords = pU32(pool, P_AUX_WORDS);
+  unitsMap(base, units, base);
+  memory.fill(base, 0, <usize>SL_STATE + cap); // header + state bytes (all ST_FREE)
+  sSet(base, SL_POOL, <u32>pool);
+  sSet(base, SL_CAP, cap);
+  sSet(base, SL_OBJ_SIZE, objSize);
+  store<u64>(base + SL_MAGIC, magicFor(objSize));
+  sSet(base, SL_OBJ_START, <u32>(base + objOffset));
+  sSet(base, SL_UNITS, units);
+  sSet(base, SL_AUX_WORDS, auxWords);
+  let stack = stackBase(base, cap);
+  let aux = (stack + 2 * <usize>cap + 3) & ~<usize>3;
+  sSet(base, SL_AUX_START, <u32>aux);
+  if (auxWords) memory.fill(aux, 0, 4 * <usize>auxWords * cap);
+  // Stack: pops hand out index 0 first, so fresh slabs fill in address order.
+  for (let i: u32 = 0; i < cap; i++) store<u16>(stack + (<usize>i << 1), <u16>(cap - 1 - i));
+  sSet(base, SL_FREE_TOP, cap);
+  pSet(pool, P_SLAB_COUNT, pU32(pool, P_SLAB_COUNT) + 1);
+  return base;
+}
+
+/** Returns an empty slab's units to the page source. */
+function slabRelease(pool: usize, slab: usize): void {
+  pSet(pool, P_SLAB_COUNT, pU32(pool, P_SLAB_COUNT) - 1);
+  unitsFree(slab, sU32(slab, SL_UNITS));
+}
+
+function listPush(pool: usize, slab: usize): void {
+  let head = <usize>pU32(pool, P_PARTIAL);
+  sSet(slab, SL_NEXT, <u32>head);
+  sSet(slab, SL_PREV, 0);
+  if (head) sSet(head, SL_PREV, <u32>slab);
+  pSet(pool, P_PARTIAL, <u32>slab);
+  sSet(slab, SL_LISTED, 1);
+}
+
+function listUnlink(pool: usize, slab: usize): void {
+  let next = <usize>sU32(slab, SL_NEXT);
+  let prev = <usize>sU32(slab, SL_PREV);
+  if (prev) sSet(prev, SL_NEXT, <u32>next); else pSet(pool, P_PARTIAL, <u32>next);
+  if (next) sSet(next, SL_PREV, <u32>prev);
+  sSet(slab, SL_NEXT, 0);
+  sSet(slab, SL_PREV, 0);
+  sSet(slab, SL_LISTED, 0);
+}
+
+/**
+ * Releases every slab of `pool`. With objects still allocated (forced destroy or reset), the
+ * slab table is scanned for the pool's full slabs. The descriptor itself is not freed.
+ */
+export function poolRelease(pool: usize): void {
+  let top = unitsTop();
+  if (pU32(pool, P_OUTSTANDING) == 0) {
+    // Every slab is empty, so each is the current one, on the partial list or the spare.
+    let slab = <usize>pU32(pool, P_PARTIAL);
+    while (slab != 0) {
+      let next = <usize>sU32(slab, SL_NEXT);
+      slabRelease(pool, slab);
+      slab = next;
+    }
+    let cur = <usize>pU32(pool, P_CURRENT);
+    if (cur != 0) slabRelease(pool, cur);
+    let spare = <usize>pU32(pool, P_SPARE);
+    if (spare != 0) slabRelease(pool, spare);
+  } else {
+    // Walk the table: finds current, partial, spare and full slabs alike.
+    for (let u: u32 = 0; u < top; ) {
+      let slab = <usize>load<u32>(TABLE + (<usize>u << 2));
+      if (slab != 0 && (slab >>> UNIT_SHIFT) == <usize>u && <usize>sU32(slab, SL_POOL) == pool) {
+        let units = sU32(slab, SL_UNITS);
+        slabRelease(pool, slab);
+        u += units;
+      } else {
+        u++;
+      }
+    }
+  }
+  pSet(pool, P_CURRENT, 0);
+  pSet(pool, P_PARTIAL, 0);
+  pSet(pool, P_SPARE, 0);
+  pSet(pool, P_OUTSTANDING, 0);
+  store<u64>(pool + P_BYTES, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Allocation
+// ---------------------------------------------------------------------------------------------
+
+// @ts-ignore: decorator
+@inline function popFrom(pool: usize, slab: usize, top: u32): usize {
+  top--;
+  sSet(slab, SL_FREE_TOP, top);
+  let cap = sU32(slab, SL_CAP);
+  let idx = <u32>load<u16>(stackBase(slab, cap) + (<usize>top << 1));
+  store<u8>(slab + SL_STATE + idx, ST_ALLOCATED);
+  let out = pU32(pool, P_OUTSTANDING) + 1;
+  pSet(pool, P_OUTSTANDING, out);
+  if (out > pU32(pool, P_PEAK)) pSet(pool, P_PEAK, out);
+  pInc64(pool, P_ALLOCS);
+  let size = sU32(slab, SL_OBJ_SIZE);
+  store<u64>(pool + P_BYTES, load<u64>(pool + P_BYTES) + size);
+  return <usize>sU32(slab, SL_OBJ_START) + <usize>idx * size;
+}
+
+/** Allocates one object; 0 when the pool limit or the memory budget is reached. */
+// @ts-ignore: decorator
+@inline export function poolAlloc(pool: usize): usize {
+  let slab = <usize>pU32(pool, P_CURRENT);
+  if (slab != 0) {
+    let top = sU32(slab, SL_FREE_TOP);
+    if (top != 0 && pU32(pool, P_OUTSTANDING) < pU32(pool, P_MAX_OUT)) return popFrom(pool, slab, top);
+  }
+  return poolAllocSlow(pool, 0);
+}
+
+/**
+ * Slow path: the current slab is empty (or absent), or the limit is reached. Takes a partial
+ * slab, then the spare, then a new slab. `size` is used by large-object pools (objSize 0).
+ */
+// @ts-ignore: decorator
+@inline function fail(pool: usize): usize {
+  pInc64(pool, P_FAILURES);
+  return 0;
+}
+
+export function poolAllocSlow(pool: usize, size: u32): usize {
+  if (pU32(pool, P_OUTSTANDING) >= pU32(pool, P_MAX_OUT)) return fail(pool);
+  let flags = pU32(pool, P_FLAGS);
+  if (flags & PF_LARGE) {
+    let objSize = pU32(pool, P_OBJ_SIZE);
+    if (objSize == 0) objSize = max<u32>(MIN_OBJECT_SIZE, (size + ALIGN_MASK) & ~ALIGN_MASK);
+    let meta = metaBytes(1, pU32(pool, P_AUX_WORDS));
+    let bytes = <u64>meta + objSize;
+    let units = <u32>((bytes + UNIT_MASK) >> UNIT_SHIFT);
+    let slab = slabNew(pool, objSize, 1, units, meta);
+    if (slab == 0) return fail(pool);
+    return popFrom(pool, slab, 1); // full at once; on no list
+  }
+  let cur = <usize>pU32(pool, P_CURRENT);
+  if (cur != 0 && sU32(cur, SL_FREE_TOP) != 0) return popFrom(pool, cur, sU32(cur, SL_FREE_TOP));
+  let slab = <usize>pU32(pool, P_PARTIAL);
+  if (slab != 0) {
+    listUnlink(pool, slab);
+  } else if ((slab = <usize>pU32(pool, P_SPARE)) != 0) {
+    pSet(pool, P_SPARE, 0);
+  } else {
+    slab = slabNew(pool, pU32(pool, P_OBJ_SIZE), pU32(pool, P_CAP), pU32(pool, P_SLAB_UNITS), pU32(pool, P_OBJ_OFFSET));
+    if (slab == 0) return fail(pool);
+  }
+  // The old current slab is full (it is on no list); a freed object will list it again.
+  pSet(pool, P_CURRENT, <u32>slab);
+  return popFrom(pool, slab, sU32(slab, SL_FREE_TOP));
+}
+
+/** Allocates `n` objects into the u32 array at `out`. Returns how many were allocated. */
+export function poolAllocMany(pool: usize, out: usize, n: u32): u32 {
+  for (let i: u32 = 0; i < n; i++) {
+    let p = poolAlloc(pool);
+    if (p == 0) return i;
+    store<u32>(out + (<usize>i << 2), <u32>p);
+  }
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation and free
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Checks that `ptr` is the start of an allocated object in a pool of `kind` (0: any kind).
+ * Returns E_OK and sets gSlab/gIdx, or an error code (and gErrPtr). O(1).
+ */
+// @ts-ignore: decorator
+@inline export function lookup(ptr: usize, kind: u32): u32 {
+  let slab = slabOf(ptr);
+  if (slab == 0) { gErrPtr = ptr; return E_NOT_OURS; }
+  let pool = <usize>sU32(slab, SL_POOL);
+  if (kind != 0 && pU32(pool, P_KIND) != kind) { gErrPtr = ptr; gErrDetail = pU32(pool, P_KIND); return E_WRONG_KIND; }
+  let size = sU32(slab, SL_OBJ_SIZE);
+  let off = <u32>(ptr - <usize>sU32(slab, SL_OBJ_START));
+  if (<u64>off >= <u64>sU32(slab, SL_CAP) * size) { gErrPtr = ptr; return E_MISALIGNED; }
+  let idx = <u32>((<u64>off * load<u64>(slab + SL_MAGIC)) >> MAGIC_SHIFT);
+  if (idx * size != off) { gErrPtr = ptr; gErrDetail = idx; return E_MISALIGNED; }
+  if (load<u8>(slab + SL_STATE + idx) != ST_ALLOCATED) { gErrPtr = ptr; return E_NOT_ALLOCATED; }
+  gSlab = slab;
+  gIdx = idx;
+  return E_OK;
+}
+
+/** Pool owning the slab found by the last successful lookup. */
+// @ts-ignore: decorator
+@inline export function lookedUpPool(): usize { return <usize>sU32(gSlab, SL_POOL); }
+
+/** Address of side word `w` of the object found by the last lookup. */
+// @ts-ignore: decorator
+@inline export function lookedUpAux(w: u32): usize {
+  return <usize>sU32(gSlab, SL_AUX_START) + ((<usize>gIdx * sU32(gSlab, SL_AUX_WORDS) + w) << 2);
+}
+
+/** Slot size of the object found by the last lookup. */
+// @ts-ignore: decorator
+@inline export function lookedUpSize(): u32 { return sU32(gSlab, SL_OBJ_SIZE); }
+
+/**
+ * Finds the live object containing `addr` (any offset inside it). Returns the object start or
+ * 0, and sets gSlab/gIdx. Used to check that a buffer lies inside one allocation.
+ */
+export function containing(addr: usize): usize {
+  let slab = slabOf(addr);
+  if (slab == 0) return 0;
+  let size = sU32(slab, SL_OBJ_SIZE);
+  let start = <usize>sU32(slab, SL_OBJ_START);
+  if (addr < start) return 0;
+  let off = <u32>(addr - start);
+  if (<u64>off >= <u64>sU32(slab, SL_CAP) * size) return 0;
+  let idx = <u32>((<u64>off * load<u64>(slab + SL_MAGIC)) >> MAGIC_SHIFT);
+  if (<u64>idx * size > <u64>off) idx--; // not possible with an exact magic; kept for safety
+  if (load<u8>(slab + SL_STATE + idx) != ST_ALLOCATED) return 0;
+  gSlab = slab;
+  gIdx = idx;
+  return start + <usize>idx * size;
+}
+
+/** Frees the object found by the last lookup (slab gSlab, index gIdx). */
+export function freeLookedUp(): void {
+  freeAt(gSlab, gIdx);
+}
+
+// @ts-ignore: decorator
+@inline function freeAt(slab: usize, idx: u32): void {
+  let pool = <usize>sU32(slab, SL_POOL);
+  store<u8>(slab + SL_STATE + idx, ST_FREE);
+  let cap = sU32(slab, SL_CAP);
+  let top = sU32(slab, SL_FREE_TOP);
+  store<u16>(stackBase(slab, cap) + (<usize>top << 1), <u16>idx);
+  sSet(slab, SL_FREE_TOP, top + 1);
+  pSet(pool, P_OUTSTANDING, pU32(pool, P_OUTSTANDING) - 1);
+  pInc64(pool, P_FREES);
+  store<u64>(pool + P_BYTES, load<u64>(pool + P_BYTES) - sU32(slab, SL_OBJ_SIZE));
+  if (top + 1 == cap || top == 0) slabStateChanged(pool, slab, top + 1, cap);
+}
+
+/** Slow path of free: a slab became non-full (list it) or empty (spare or release it). */
+function slabStateChanged(pool: usize, slab: usize, free: u32, cap: u32): void {
+  let current = <usize>pU32(pool, P_CURRENT);
+  if (free == cap) {
+    if (slab == current) return; // the current slab stays, empty or not
+    if (sU32(slab, SL_LISTED)) listUnlink(pool, slab);
+    if (!(pU32(pool, P_FLAGS) & PF_LARGE) && pU32(pool, P_SPARE) == 0) {
+      pSet(pool, P_SPARE, <u32>slab); // hysteresis: keep one empty slab
+    } else {
+      slabRelease(pool, slab);
+    }
+    return;
+  }
+  // free == 1: the slab was full; list it unless it is the current one.
+  if (slab != current) listPush(pool, slab);
+}
+
+/** Frees `ptr`, which must be an allocated object of `pool`. Returns E_OK or an error code. */
+export function poolFree(pool: usize, ptr: usize): u32 {
+  let slab = slabOf(ptr);
+  if (slab == 0) { gErrPtr = ptr; return E_NOT_OURS; }
+  if (<usize>sU32(slab, SL_POOL) != pool) {
+    let other = <usize>sU32(slab, SL_POOL);
+    gErrPtr = ptr;
+    gErrDetail = <u32>other;
+    return pU32(other, P_KIND) == pU32(pool, P_KIND) ? E_WRONG_POOL : E_WRONG_KIND;
+  }
+  let e = lookup(ptr, 0);
+  if (e != E_OK) return e;
+  freeAt(gSlab, gIdx);
+  return E_OK;
+}
+
+/**
+ * Frees `n` objects listed at `ptrs` (u32 each), all of `pool`. All or nothing: every pointer
+ * is checked first (a duplicate in the list is an error too); on an error nothing is freed,
+ * the index of the bad entry is left in gErrDetail and the error code returned.
+ */
+export function poolFreeMany(pool: usize, ptrs: usize, n: u32): u32 {
+  let i: u32 = 0;
+  let err: u32 = E_OK;
+  for (; i < n; i++) {
+    let p = <usize>load<u32>(ptrs + (<usize>i << 2));
+    let slab = slabOf(p);
+    if (slab == 0) { err = E_NOT_OURS; break; }
+    if (<usize>sU32(slab, SL_POOL) != pool) {
+      let other = <usize>sU32(slab, SL_POOL);
+      err = pU32(other, P_KIND) == pU32(pool, P_KIND) ? E_WRONG_POOL : E_WRONG_KIND;
+      break;
+    }
+    let size = sU32(slab, SL_OBJ_SIZE);
+    let off = <u32>(p - <usize>sU32(slab, SL_OBJ_START));
+    if (<u64>off >= <u64>sU32(slab, SL_CAP) * size) { err = E_MISALIGNED; break; }
+    let idx = <u32>((<u64>off * load<u64>(slab + SL_MAGIC)) >> MAGIC_SHIFT);
+    if (idx * size != off) { err = E_MISALIGNED; break; }
+    let st = load<u8>(slab + SL_STATE + idx);
+    if (st != ST_ALLOCATED) { err = st == ST_FREEING ? E_DUPLICATE : E_NOT_ALLOCATED; break; }
+    store<u8>(slab + SL_STATE + idx, ST_FREEING);
+  }
+  if (err != E_OK) {
+    gErrPtr = <usize>load<u32>(ptrs + (<usize>i << 2));
+    gErrDetail = i;
+    // Undo the marks: state is exactly as before the call.
+    for (let j: u32 = 0; j < i; j++) {
+      let p = <usize>load<u32>(ptrs + (<usize>j << 2));
+      let slab = slabOf(p);
+      let off = <u32>(p - <usize>sU32(slab, SL_OBJ_START));
+      let idx = <u32>((<u64>off * load<u64>(slab + SL_MAGIC)) >> MAGIC_SHIFT);
+      store<u8>(slab + SL_STATE + idx, ST_ALLOCATED);
+    }
+    return err;
+  }
+  for (let j: u32 = 0; j < n; j++) {
+    let p = <usize>load<u32>(ptrs + (<usize>j << 2));
+    let slab = slabOf(p);
+    let off = <u32>(p - <usize>sU32(slab, SL_OBJ_START));
+    let idx = <u32>((<u64>off * load<u64>(slab + SL_MAGIC)) >> MAGIC_SHIFT);
+    freeAt(slab, idx);
+  }
+  return E_OK;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Root pools: static descriptors in the root block; their objects are descriptors and records
+// ---------------------------------------------------------------------------------------------
+
+/** Root pool `i`'s descriptor. */
+// @ts-ignore: decorator
+@inline export function root(i: u32): usize {
+  return ROOT + R_ROOTS + <usize>i * POOL_DESC_SIZE;
+}
+
+/** Walks the table and writes up to `max` live objects of root pool `rootPool` to `out`. */
+export function liveObjects(rootPool: usize, out: usize, max: u32): u32 {
+  let top = unitsTop();
+  let n: u32 = 0;
+  for (let u: u32 = 0; u < top; ) {
+    let slab = <usize>load<u32>(TABLE + (<usize>u << 2));
+    if (slab != 0 && (slab >>> UNIT_SHIFT) == <usize>u) {
+      if (<usize>sU32(slab, SL_POOL) == rootPool) {
+        let cap = sU32(slab, SL_CAP);
+        let size = sU32(slab, SL_OBJ_SIZE);
+        let start = <usize>sU32(slab, SL_OBJ_START);
+        for (let i: u32 = 0; i < cap; i++) {
+          if (load<u8>(slab + SL_STATE + i) == ST_ALLOCATED) {
+            if (n < max) store<u32>(out + (<usize>n << 2), <u32>(start + <usize>i * size));
+            n++;
+          }
+        }
+      }
+      u += sU32(slab, SL_UNITS);
+    } else {
+      u++;
+    }
+  }
+  return n;
+}
+

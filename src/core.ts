@@ -1,0 +1,540 @@
+/**
+ * The runtime core: loads and instantiates the Wasm module (Node and browsers), keeps the
+ * memory views fresh across `memory.grow`, validates arguments and turns the Wasm side's error
+ * codes into {@link NdisBugCheck}s. The NDIS mirror (src/ndis/*) and the idiomatic pool
+ * (src/pool.ts) are built on this class; `NdisRuntime` (src/runtime.ts) is the public face.
+ */
+import { NdisBugCheck, BUGCODE_BAD_POOL_CALLER, badParam, ruleViolation, hexAddr, type RuleId } from './errors.js';
+import { E, KIND, POOL, SLAB, UNIT_SHIFT, PAGE_SIZE } from './ndis/layout.js';
+import { tagToString } from './ndis/constants.js';
+
+/** The flat exports of the Wasm module (assembly/index.ts). u32 values arrive as i32. */
+export interface WasmExports {
+  memory?: WebAssembly.Memory;
+  init(maxPages: number): number;
+  resetAll(): void;
+  slabTable(): number;
+  rootPool(i: number): number;
+  errPtr(): number;
+  errDetail(): number;
+  layout(which: number): number;
+  nop(x: number): number;
+  benchAllocFreeLoop(pool: number, rounds: number, batch: number, scratch: number): number;
+  spAlloc(pool: number): number;
+  spFree(pool: number, ptr: number): number;
+  spAllocMany(pool: number, out: number, n: number): number;
+  spFreeMany(pool: number, ptrs: number, n: number): number;
+  slabPoolCreate(objectSize: number, tag: number, maxOut: number): number;
+  slabPoolDestroy(pool: number, force: number): number;
+  poolSetMax(pool: number, max: number): void;
+  liveObjects(rootPool: number, out: number, max: number): number;
+  protocolRegister(context: number, versions: number, flags: number, charsId: number): number;
+  protocolDeregister(h: number): number;
+  protocolCharsId(h: number): number;
+  ownedPools(h: number): number;
+  memoryAllocate(handle: number, len: number, tag: number): number;
+  memoryFree(handle: number, va: number, tag: number): number;
+  genericAllocate(driverObject: number, tag: number, size: number): number;
+  genericFree(obj: number): number;
+  mdlAllocate(handle: number, va: number, len: number): number;
+  mdlFree(mdl: number): number;
+  mdlCheck(mdl: number): number;
+  nbPoolCreate(owner: number, tag: number, dataSize: number, flags: number): number;
+  nbPoolFree(h: number): number;
+  nbAllocate(h: number, mdl: number, off: number, len: number): number;
+  nbAllocateMdlAndData(h: number): number;
+  nbFree(nb: number): number;
+  nbPool(nb: number): number;
+  nbCheck(nb: number): number;
+  nbAdjustCurrent(nb: number): void;
+  chainCheck(mdl: number): number;
+  rangeCheck(va: number, len: number): number;
+  classSize(c: number): number;
+  sizeClass(len: number): number;
+  memoryBytes(): bigint;
+  unitsOwned(): number;
+  unitsFreeCount(): number;
+  maxPagesGet(): number;
+  heapReserve(bytes: number): number;
+}
+
+/** Options of {@link createRuntime} and {@link createRuntimeSync}. */
+export interface RuntimeOptions {
+  /**
+   * Most linear memory the runtime may use, in bytes (rounded down to 64 KiB pages). Allocations
+   * beyond it return NULL. Default 1 GiB; at most 4 GiB.
+   */
+  maxMemory?: number;
+  /**
+   * Verifier mode (DESIGN D7). In this version the flag is recorded and reported by
+   * `runtime.verifier` but enables no extra checks yet; the always-on O(1) checks apply either way.
+   */
+  verifier?: boolean;
+  /**
+   * Back the runtime with a shared `WebAssembly.Memory` (a SharedArrayBuffer), so that views from
+   * `runtime.bytes()` stay valid when memory grows. Default: true where SharedArrayBuffer is
+   * usable (Node; cross-origin-isolated pages), false elsewhere.
+   */
+  sharedMemory?: boolean;
+}
+
+/** One row of {@link RuntimeCore.poolmon}: per-tag statistics, as Windows poolmon shows them. */
+export interface PoolmonRow {
+  /** The tag as poolmon shows it (memory order). */
+  tag: string;
+  /** The tag value. */
+  tagValue: number;
+  /** What the tag's pools hold (NB, SlabPool, Memory, GenericObject, MDL). */
+  type: string;
+  allocs: number;
+  frees: number;
+  /** allocs - frees. */
+  outstanding: number;
+  /** Slot bytes of the live objects. */
+  bytes: number;
+  /** Highest outstanding count of any one pool under this tag, summed over its pools. */
+  peak: number;
+  /** NULL returns (pool limit, memory budget). */
+  failures: number;
+  /** Pools under this tag. */
+  pools: number;
+}
+
+/** Statistics of one pool (not for the data path). */
+export interface PoolStats {
+  tag: string;
+  tagValue: number;
+  /** Slot size in bytes (the requested size rounded up to 8). */
+  objectSize: number;
+  allocs: number;
+  frees: number;
+  outstanding: number;
+  peak: number;
+  failures: number;
+  /** Slot bytes of live objects. */
+  bytes: number;
+  /** Slabs the pool holds (including its one spare). */
+  slabs: number;
+  /** Bytes of linear memory the pool's slabs cover. */
+  slabBytes: number;
+  /** Outstanding limit (Infinity when none). */
+  maxOutstanding: number;
+}
+
+const KIND_NAMES: Record<number, string> = {
+  [KIND.NB_POOL]: 'NET_BUFFER pool handle',
+  [KIND.SLAB_POOL]: 'SlabPool handle',
+  [KIND.MEM_POOL]: 'internal pool descriptor',
+  [KIND.TAG_SET]: 'internal tag set',
+  [KIND.PROTOCOL]: 'protocol driver handle',
+  [KIND.NB]: 'NET_BUFFER',
+  [KIND.SLAB_OBJ]: 'SlabPool object',
+  [KIND.MEMORY]: 'NdisAllocateMemoryWithTagPriority block',
+  [KIND.GENERIC]: 'NDIS_GENERIC_OBJECT',
+  [KIND.MDL]: 'MDL',
+};
+
+const TYPE_NAMES: Record<number, string> = {
+  [KIND.NB]: 'NB',
+  [KIND.SLAB_OBJ]: 'SlabPool',
+  [KIND.MEMORY]: 'Memory',
+  [KIND.GENERIC]: 'GenericObject',
+  [KIND.MDL]: 'MDL',
+};
+
+export function kindName(kind: number): string {
+  return KIND_NAMES[kind] ?? `object of kind ${kind}`;
+}
+
+const DEFAULT_MAX_MEMORY = 1 << 30;
+const MAX_PAGES = 65536;
+
+// -- Module loading ------------------------------------------------------------------------------
+
+const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+
+/** True when a shared memory can be created here. */
+export function sharedMemorySupported(): boolean {
+  if (typeof SharedArrayBuffer === 'undefined') return false;
+  const g = globalThis as { crossOriginIsolated?: boolean };
+  if (g.crossOriginIsolated === false) return false;
+  try {
+    new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function wasmUrl(shared: boolean): URL {
+  return new URL(shared ? '../release-shared.wasm' : '../release.wasm', import.meta.url);
+}
+
+const moduleCache = new Map<boolean, WebAssembly.Module | Promise<WebAssembly.Module>>();
+
+function readFileSync(url: URL): Uint8Array {
+  const getBuiltin = (process as unknown as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
+  if (!getBuiltin) throw new Error('ndis-pool: createRuntimeSync needs Node >= 20.16 (process.getBuiltinModule)');
+  const fs = getBuiltin('node:fs') as { readFileSync(p: URL): Uint8Array };
+  return fs.readFileSync(url);
+}
+
+/** Compiles (once per process) the module for the memory kind. */
+export function compileSync(shared: boolean): WebAssembly.Module {
+  const cached = moduleCache.get(shared);
+  if (cached instanceof WebAssembly.Module) return cached;
+  if (!isNode) throw new Error('ndis-pool: createRuntimeSync is for Node; use createRuntime() in browsers');
+  const mod = new WebAssembly.Module(readFileSync(wasmUrl(shared)) as BufferSource);
+  moduleCache.set(shared, mod);
+  return mod;
+}
+
+export async function compileAsync(shared: boolean): Promise<WebAssembly.Module> {
+  const cached = moduleCache.get(shared);
+  if (cached) return cached;
+  const p = (async () => {
+    const url = wasmUrl(shared);
+    if (isNode && url.protocol === 'file:') return new WebAssembly.Module(readFileSync(url) as BufferSource);
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`ndis-pool: cannot load ${url.href}: HTTP ${res.status}`);
+    const type = res.headers.get('content-type') ?? '';
+    if (type.startsWith('application/wasm') && WebAssembly.compileStreaming) return WebAssembly.compileStreaming(res);
+    return WebAssembly.compile(await res.arrayBuffer());
+  })();
+  moduleCache.set(shared, p);
+  const mod = await p;
+  moduleCache.set(shared, mod);
+  return mod;
+}
+
+/** Checks options; returns [maxPages, shared]. */
+export function resolveOptions(options: RuntimeOptions | undefined): [number, boolean, boolean] {
+  const o = options ?? {};
+  if (typeof o !== 'object') throw badParam('createRuntime', 'options', o, 'an object');
+  let maxPages = DEFAULT_MAX_MEMORY / PAGE_SIZE;
+  if (o.maxMemory !== undefined) {
+    const m = o.maxMemory;
+    if (typeof m !== 'number' || !Number.isInteger(m) || m < 4 * PAGE_SIZE || m > MAX_PAGES * PAGE_SIZE) {
+      throw badParam('createRuntime', 'options.maxMemory', m, `an integer number of bytes in [${4 * PAGE_SIZE}, 4 GiB]`);
+    }
+    maxPages = Math.floor(m / PAGE_SIZE);
+  }
+  if (o.verifier !== undefined && typeof o.verifier !== 'boolean') throw badParam('createRuntime', 'options.verifier', o.verifier, 'a boolean');
+  if (o.sharedMemory !== undefined && typeof o.sharedMemory !== 'boolean') {
+    throw badParam('createRuntime', 'options.sharedMemory', o.sharedMemory, 'a boolean');
+  }
+  const shared = o.sharedMemory ?? sharedMemorySupported();
+  if (shared && !sharedMemorySupported()) {
+    throw new Error('ndis-pool: sharedMemory requested but SharedArrayBuffer is not available (a browser page must be cross-origin isolated)');
+  }
+  return [maxPages, shared, o.verifier ?? false];
+}
+
+/** Instantiates a compiled module with its memory. */
+export function instantiate(mod: WebAssembly.Module, shared: boolean, maxPages: number): [WasmExports, WebAssembly.Memory] {
+  let memory: WebAssembly.Memory | undefined;
+  const imports: WebAssembly.Imports = {};
+  if (shared) {
+    memory = new WebAssembly.Memory({ initial: 2, maximum: maxPages, shared: true });
+    imports.env = { memory };
+  }
+  const inst = new WebAssembly.Instance(mod, imports);
+  const x = inst.exports as unknown as WasmExports;
+  if (!memory) memory = x.memory!;
+  if (!x.init(maxPages)) throw new Error('ndis-pool: maxMemory is too small for the runtime itself');
+  return [x, memory];
+}
+
+// -- The core class ------------------------------------------------------------------------------
+
+/** Base of NdisRuntime: memory views, validation and error decoding. */
+export class RuntimeCore {
+  /** The Wasm exports (raw; prefer the NDIS and SlabPool APIs). */
+  readonly wasm: WasmExports;
+  /** The runtime's linear memory. */
+  readonly memory: WebAssembly.Memory;
+  /** True when `memory` is shared (views survive growth). */
+  readonly sharedMemory: boolean;
+  /** Verifier mode flag (see RuntimeOptions.verifier). */
+  readonly verifier: boolean;
+  /** Memory budget in bytes. */
+  readonly maxMemory: number;
+
+  /** @internal */ buf: ArrayBuffer | SharedArrayBuffer;
+  /** @internal */ u8!: Uint8Array;
+  /** @internal */ u16!: Uint16Array;
+  /** @internal */ u32!: Uint32Array;
+  /** @internal */ table = 0;
+  /** @internal scratch u32 array in linear memory for bulk calls */ scratch = 0;
+  /** @internal */ scratchCap = 0;
+  /** @internal bumped by reset(): objects holding handles check it */ epoch = 0;
+  /**
+   * @internal JS handler tables of registered drivers (characteristics), keyed by handle. The
+   * handles themselves are records in linear memory; only the callbacks live here.
+   */
+  characteristics = new Map<number, object>();
+
+  constructor(wasm: WasmExports, memory: WebAssembly.Memory, shared: boolean, verifier: boolean) {
+    this.wasm = wasm;
+    this.memory = memory;
+    this.sharedMemory = shared;
+    this.verifier = verifier;
+    this.maxMemory = (wasm.maxPagesGet() >>> 0) * PAGE_SIZE;
+    this.buf = memory.buffer;
+    this.refresh();
+    this.table = wasm.slabTable() >>> 0;
+  }
+
+  /** @internal Re-creates the views after memory grew. */
+  refresh(): void {
+    const b = this.memory.buffer;
+    this.buf = b;
+    this.u8 = new Uint8Array(b);
+    this.u16 = new Uint16Array(b);
+    this.u32 = new Uint32Array(b);
+  }
+
+  /** @internal Views valid for the current memory size. */
+  sync(): void {
+    if (this.memory.buffer !== this.buf) this.refresh();
+  }
+
+  /**
+   * A zero-copy view of `length` bytes at `ptr`. With shared memory (the default in Node) the
+   * view stays valid when memory grows; without it, growth detaches the view (its length
+   * becomes 0) and you must call `bytes` again.
+   */
+  bytes(ptr: number, length: number): Uint8Array {
+    this.sync();
+    if (!isU32(ptr) || ptr === 0) throw badParam('bytes', 'ptr', ptr, 'a non-NULL address (u32)');
+    if (!isU32(length)) throw badParam('bytes', 'length', length, 'a byte count (u32)');
+    if (ptr + length > this.buf.byteLength) {
+      throw ruleViolation('bytes', 'length', 'PARAM', `${hexAddr(ptr)} + ${length} runs past the end of memory (${this.buf.byteLength} bytes)`, ptr, length);
+    }
+    return new Uint8Array(this.buf, ptr, length);
+  }
+
+  /** Bytes of linear memory now, and the units the page source owns / holds free. */
+  memoryUsage(): { memoryBytes: number; slabBytes: number; freeSlabBytes: number; maxMemory: number } {
+    return {
+      memoryBytes: this.memory.buffer.byteLength,
+      slabBytes: (this.wasm.unitsOwned() >>> 0) * PAGE_SIZE,
+      freeSlabBytes: (this.wasm.unitsFreeCount() >>> 0) * PAGE_SIZE,
+      maxMemory: this.maxMemory,
+    };
+  }
+
+  // -- validation helpers (internal) ------------------------------------------------------------
+
+  /** @internal u32 at a byte address. */
+  rd32(addr: number): number {
+    return this.u32[addr >>> 2]!;
+  }
+
+  /** @internal Reads a u64 counter as a number. */
+  rd64(addr: number): number {
+    return this.u32[addr >>> 2]! + this.u32[(addr >>> 2) + 1]! * 4294967296;
+  }
+
+  /**
+   * @internal JS-side O(1) check that `ptr` is the start of a live object of `kind` (the same
+   * test as the Wasm `lookup`, without a boundary crossing). Returns the slab or an E_ code.
+   */
+  liveIn(ptr: number, kind: number): number {
+    const u32 = this.u32;
+    const slab = u32[(this.table >>> 2) + (ptr >>> UNIT_SHIFT)];
+    if (!slab) return E.NOT_OURS;
+    const pool = u32[slab >>> 2]!;
+    if (u32[pool >>> 2] !== kind) return E.WRONG_KIND;
+    const size = u32[(slab + SLAB.ObjSize) >>> 2]!;
+    const off = ptr - u32[(slab + SLAB.ObjStart) >>> 2]!;
+    if (off < 0 || off >= u32[(slab + SLAB.Cap) >>> 2]! * size) return E.MISALIGNED;
+    const idx = (off / size) | 0;
+    if (idx * size !== off) return E.MISALIGNED;
+    if (this.u8[slab + SLAB.State + idx] !== 1) return E.NOT_ALLOCATED;
+    return slab;
+  }
+
+  /** @internal Kind of the pool owning the slab of `ptr` (0: none). */
+  kindAt(ptr: number): number {
+    const slab = this.u32[(this.table >>> 2) + (ptr >>> UNIT_SHIFT)];
+    if (!slab) return 0;
+    return this.u32[this.u32[slab >>> 2]! >>> 2]!;
+  }
+
+  /**
+   * @internal Builds the bug check for error code `e` (an E_* value, maybe with an argument
+   * index) raised by `fn`. `argNames` names the function's arguments, `values` their values;
+   * `expected` says what the faulty pointer argument should be; `freeRule` is the rule of a
+   * double free for this function.
+   */
+  fail(
+    fn: string,
+    e: number,
+    argNames: readonly string[],
+    values: readonly number[],
+    expected: string,
+    freeRule: RuleId = 'ORIGIN',
+  ): NdisBugCheck {
+    if (e >= E.POOL4) return this.ruleFail(fn, e, argNames, values);
+    const arg = e >>> E.ARG_SHIFT;
+    const code = e & 7;
+    const name = argNames[arg];
+    const ptr = values[arg] ?? (this.wasm.errPtr() >>> 0);
+    const at = hexAddr(ptr);
+    switch (code) {
+      case E.NOT_OURS:
+        return new NdisBugCheck(fn, name, 'ORIGIN', BUGCODE_BAD_POOL_CALLER, [0x42, ptr, 0, 0],
+          ptr === 0 ? `is NULL; expected ${expected}` : `${at} is not ${expected} from this runtime (no pool owns that address)`);
+      case E.WRONG_KIND: {
+        const k = this.kindAt(ptr);
+        return new NdisBugCheck(fn, name, 'ORIGIN', BUGCODE_BAD_POOL_CALLER, [0x46, ptr, 0, 0],
+          `${at} is ${k ? 'a ' + kindName(k) : 'not an object'}, not ${expected}`);
+      }
+      case E.MISALIGNED:
+        return new NdisBugCheck(fn, name, 'ORIGIN', BUGCODE_BAD_POOL_CALLER, [0x46, ptr, 0, 0],
+          `${at} points inside an object, not at the start of ${expected}`);
+      case E.NOT_ALLOCATED:
+        return new NdisBugCheck(fn, name, freeRule, BUGCODE_BAD_POOL_CALLER, [0x07, 0, 0, ptr],
+          `${at} is not allocated: ${expected} that was already freed (or never handed out)`);
+      case E.WRONG_POOL:
+        return new NdisBugCheck(fn, name, 'ORIGIN', BUGCODE_BAD_POOL_CALLER, [0x46, ptr, 0, 0],
+          `${at} belongs to another pool, not this one`);
+      case E.DUPLICATE:
+        return new NdisBugCheck(fn, name, freeRule, BUGCODE_BAD_POOL_CALLER, [0x07, 0, 0, ptr],
+          `${at} appears twice in the list`);
+    }
+    return new NdisBugCheck(fn, name, 'ORIGIN', BUGCODE_BAD_POOL_CALLER, [0x99, ptr, 0, 0], `invalid (error ${e})`);
+  }
+
+  /** @internal Rule errors (E_POOL4 and up). */
+  ruleFail(fn: string, e: number, argNames: readonly string[], values: readonly number[]): NdisBugCheck {
+    const detail = this.wasm.errDetail() >>> 0;
+    const errPtr = this.wasm.errPtr() >>> 0;
+    switch (e) {
+      case E.POOL4:
+        return ruleViolation(fn, argNames[0], 'POOL-4',
+          fn === 'NdisAllocateNetBufferMdlAndData'
+            ? `${hexAddr(values[0]!)} is a pool with DataSize 0: NdisAllocateNetBufferMdlAndData needs a pool created with DataSize > 0`
+            : `${hexAddr(values[0]!)} is a pool with DataSize ${this.rd32(values[0]! + POOL.User0)}: such pools allocate only with NdisAllocateNetBufferMdlAndData`,
+          values[0]!);
+      case E.NB_ARGS:
+        return ruleViolation(fn, 'MdlChain', 'NB-ARGS', `is NULL, so DataOffset and DataLength must be 0 (got ${values[2]}, ${values[3]})`, values[2]!, values[3]!);
+      case E.NB_RANGE:
+        return ruleViolation(fn, 'DataOffset', 'NB-CONS', `+ DataLength (${values[2]} + ${values[3]}) exceeds the ${detail} bytes the MDL chain describes`, values[2]!, values[3]!, detail);
+      case E.POOL5:
+        return ruleViolation(fn, argNames[0], 'POOL-5', `${hexAddr(values[0]!)} still has ${detail} object(s) outstanding; free them before the pool`, values[0]!, detail);
+      case E.POOL6:
+        return ruleViolation(fn, argNames[0], 'POOL-6', `${hexAddr(values[0]!)} still owns ${detail} pool(s); free them before the handle`, values[0]!, detail);
+      case E.WRONG_TAG:
+        return new NdisBugCheck(fn, 'Tag', 'TAG', BUGCODE_BAD_POOL_CALLER, [0x0a, values[1]!, detail, values[2]!],
+          `'${tagToString(values[2]!)}' does not match the tag '${tagToString(detail)}' the memory at ${hexAddr(values[1]!)} was allocated with`);
+      case E.MDL_LOOP:
+        return ruleViolation(fn, 'MdlChain', 'NB-CONS', `${hexAddr(errPtr)} is an MDL chain that loops back on itself`, errPtr);
+      case E.BAD_RANGE:
+        return ruleViolation(fn, 'VirtualAddress', 'PARAM', `${hexAddr(values[1]!)} + ${values[2]} is not inside one live allocation (nonpaged memory from this runtime)`, values[1]!, values[2]!);
+    }
+    return ruleViolation(fn, undefined, 'PARAM', `invalid (error ${e})`);
+  }
+
+  // -- statistics (not for the data path) -------------------------------------------------------
+
+  /** @internal Descriptors of every live pool (NB pools, SlabPools, memory classes, the MDL pool). */
+  allPools(): number[] {
+    const out: number[] = [];
+    const x = this.wasm;
+    for (const r of [0, 1, 2]) {
+      const root = x.rootPool(r) >>> 0;
+      const n = x.liveObjects(root, 0, 0) >>> 0;
+      if (n === 0) continue;
+      const buf = this.scratchU32(n);
+      const got = x.liveObjects(root, buf, n) >>> 0;
+      this.sync();
+      for (let i = 0; i < Math.min(n, got); i++) out.push(this.u32[(buf >>> 2) + i]!);
+    }
+    out.push(x.rootPool(5) >>> 0); // the MDL pool
+    return out;
+  }
+
+  /** @internal Statistics of the pool whose descriptor is at `d`. */
+  poolStatsAt(d: number): PoolStats {
+    this.sync();
+    const tag = this.rd32(d + POOL.Tag);
+    const maxOut = this.rd32(d + POOL.MaxOut);
+    return {
+      tag: tagToString(tag),
+      tagValue: tag,
+      objectSize: this.rd32(d + POOL.ObjSize),
+      allocs: this.rd64(d + POOL.Allocs),
+      frees: this.rd64(d + POOL.Frees),
+      outstanding: this.rd32(d + POOL.Outstanding),
+      peak: this.rd32(d + POOL.Peak),
+      failures: this.rd64(d + POOL.Failures),
+      bytes: this.rd64(d + POOL.Bytes),
+      slabs: this.rd32(d + POOL.SlabCount),
+      slabBytes: this.rd32(d + POOL.SlabCount) * this.rd32(d + POOL.SlabUnits) * PAGE_SIZE,
+      maxOutstanding: maxOut === 0xffffffff ? Infinity : maxOut,
+    };
+  }
+
+  /**
+   * Per-tag statistics (DESIGN D11), one row per (tag, type), sorted by tag. Not for the data
+   * path: it walks the slab table.
+   */
+  poolmon(): PoolmonRow[] {
+    const rows = new Map<string, PoolmonRow>();
+    for (const d of this.allPools()) {
+      const kind = this.rd32(d + POOL.Kind);
+      const s = this.poolStatsAt(d);
+      const type = TYPE_NAMES[kind] ?? 'Internal';
+      const key = `${s.tagValue}/${type}`;
+      let row = rows.get(key);
+      if (!row) {
+        row = { tag: s.tag, tagValue: s.tagValue, type, allocs: 0, frees: 0, outstanding: 0, bytes: 0, peak: 0, failures: 0, pools: 0 };
+        rows.set(key, row);
+      }
+      row.allocs += s.allocs;
+      row.frees += s.frees;
+      row.outstanding += s.outstanding;
+      row.bytes += s.bytes;
+      row.peak += s.peak;
+      row.failures += s.failures;
+      row.pools++;
+    }
+    return [...rows.values()].sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : a.type < b.type ? -1 : 1));
+  }
+
+  /** @internal A u32 scratch array of at least `n` entries in linear memory (address). */
+  scratchU32(n: number): number {
+    if (n > this.scratchCap) {
+      let cap = Math.max(256, this.scratchCap);
+      while (cap < n) cap *= 2;
+      const p = this.wasm.heapReserve(cap * 4) >>> 0;
+      if (!p) throw new RangeError(`ndis-pool: no memory left for a ${cap}-entry scratch array`);
+      this.scratch = p;
+      this.scratchCap = cap;
+      this.sync();
+    }
+    return this.scratch;
+  }
+
+  /**
+   * Frees everything: every pool, object and handle of this runtime becomes invalid (using one
+   * afterwards is a bug check). Linear memory keeps its size; its slabs are reused.
+   */
+  reset(): void {
+    this.wasm.resetAll();
+    this.epoch++;
+    this.onReset();
+  }
+
+  /** @internal Subclasses drop their JS-side tables here. */
+  onReset(): void {
+    this.characteristics.clear();
+  }
+}
+
+/** u32 integer test: rejects NaN, fractions, negatives, > 0xFFFFFFFF and non-numbers. */
+export function isU32(v: unknown): v is number {
+  return typeof v === 'number' && v >>> 0 === v;
+}

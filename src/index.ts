@@ -1,0 +1,59 @@
+/**
+ * ndis-pool: a WebAssembly slab pool allocator that mirrors the Windows NDIS buffer-pool API.
+ *
+ * The NDIS functions exported here act on {@link defaultRuntime}, which is ready when this
+ * module's import resolves. Each is also a method of every {@link NdisRuntime}.
+ */
+import { createRuntime, type NdisRuntime } from './runtime.js';
+
+export { NdisRuntime, createRuntime, createRuntimeSync, NDIS_FUNCTIONS } from './runtime.js';
+export type { RuntimeOptions, PoolmonRow, PoolStats } from './core.js';
+export { SlabPool, type SlabPoolOptions } from './pool.js';
+export { formatPoolmon } from './poolmon.js';
+export {
+  NdisBugCheck, BUGCODE_BAD_POOL_CALLER, BUGCODE_DRIVER_VERIFIER_DETECTED_VIOLATION, BUGCODE_NDIS_DRIVER,
+  RULE_P1, type RuleId,
+} from './errors.js';
+export * from './ndis/constants.js';
+export type { NDIS_PROTOCOL_DRIVER_CHARACTERISTICS, ProtocolHandler } from './ndis/handles.js';
+export { NB as NET_BUFFER_LAYOUT, MDL as MDL_LAYOUT, MDAT as MDL_AND_DATA_LAYOUT, GOBJ as NDIS_GENERIC_OBJECT_LAYOUT } from './ndis/layout.js';
+
+/** The runtime the package-level functions act on (ready on import). */
+export const defaultRuntime: NdisRuntime = await createRuntime();
+const rt = defaultRuntime;
+
+export const NdisRegisterProtocolDriver = rt.NdisRegisterProtocolDriver.bind(rt);
+export const NdisDeregisterProtocolDriver = rt.NdisDeregisterProtocolDriver.bind(rt);
+export const NdisAllocateGenericObject = rt.NdisAllocateGenericObject.bind(rt);
+export const NdisFreeGenericObject = rt.NdisFreeGenericObject.bind(rt);
+export const NdisAllocateMemoryWithTagPriority = rt.NdisAllocateMemoryWithTagPriority.bind(rt);
+export const NdisFreeMemoryWithTagPriority = rt.NdisFreeMemoryWithTagPriority.bind(rt);
+export const NdisAllocateMdl = rt.NdisAllocateMdl.bind(rt);
+export const NdisFreeMdl = rt.NdisFreeMdl.bind(rt);
+export const NDIS_MDL_LINKAGE = rt.NDIS_MDL_LINKAGE.bind(rt);
+export const NDIS_MDL_LINKAGE_SET = rt.NDIS_MDL_LINKAGE_SET.bind(rt);
+export const MmGetMdlByteCount = rt.MmGetMdlByteCount.bind(rt);
+export const MmGetMdlVirtualAddress = rt.MmGetMdlVirtualAddress.bind(rt);
+export const MmGetSystemAddressForMdlSafe = rt.MmGetSystemAddressForMdlSafe.bind(rt);
+export const NdisAllocateNetBufferPool = rt.NdisAllocateNetBufferPool.bind(rt);
+export const NdisFreeNetBufferPool = rt.NdisFreeNetBufferPool.bind(rt);
+export const NdisAllocateNetBuffer = rt.NdisAllocateNetBuffer.bind(rt);
+export const NdisAllocateNetBufferMdlAndData = rt.NdisAllocateNetBufferMdlAndData.bind(rt);
+export const NdisFreeNetBuffer = rt.NdisFreeNetBuffer.bind(rt);
+export const NdisGetPoolFromNetBuffer = rt.NdisGetPoolFromNetBuffer.bind(rt);
+export const NET_BUFFER_NEXT_NB = rt.NET_BUFFER_NEXT_NB.bind(rt);
+export const NET_BUFFER_FIRST_MDL = rt.NET_BUFFER_FIRST_MDL.bind(rt);
+export const NET_BUFFER_DATA_LENGTH = rt.NET_BUFFER_DATA_LENGTH.bind(rt);
+export const NET_BUFFER_DATA_OFFSET = rt.NET_BUFFER_DATA_OFFSET.bind(rt);
+export const NET_BUFFER_CURRENT_MDL = rt.NET_BUFFER_CURRENT_MDL.bind(rt);
+export const NET_BUFFER_CURRENT_MDL_OFFSET = rt.NET_BUFFER_CURRENT_MDL_OFFSET.bind(rt);
+export const NET_BUFFER_CHECKSUM_BIAS = rt.NET_BUFFER_CHECKSUM_BIAS.bind(rt);
+export const NET_BUFFER_PROTOCOL_RESERVED = rt.NET_BUFFER_PROTOCOL_RESERVED.bind(rt);
+export const NET_BUFFER_MINIPORT_RESERVED = rt.NET_BUFFER_MINIPORT_RESERVED.bind(rt);
+export const NET_BUFFER_NEXT_NB_SET = rt.NET_BUFFER_NEXT_NB_SET.bind(rt);
+export const NET_BUFFER_FIRST_MDL_SET = rt.NET_BUFFER_FIRST_MDL_SET.bind(rt);
+export const NET_BUFFER_CURRENT_MDL_SET = rt.NET_BUFFER_CURRENT_MDL_SET.bind(rt);
+export const NET_BUFFER_CURRENT_MDL_OFFSET_SET = rt.NET_BUFFER_CURRENT_MDL_OFFSET_SET.bind(rt);
+export const NET_BUFFER_DATA_LENGTH_SET = rt.NET_BUFFER_DATA_LENGTH_SET.bind(rt);
+export const NET_BUFFER_DATA_OFFSET_SET = rt.NET_BUFFER_DATA_OFFSET_SET.bind(rt);
+export const NET_BUFFER_CHECKSUM_BIAS_SET = rt.NET_BUFFER_CHECKSUM_BIAS_SET.bind(rt);

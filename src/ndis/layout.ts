@@ -1,0 +1,108 @@
+/**
+ * The TypeScript mirror of `assembly/layout.ts` (x86 layouts of DESIGN D4 and the internal
+ * pool descriptor). `test/layout.test.ts` checks every value against the Wasm module.
+ */
+
+/** NET_BUFFER (x86, 0x58 bytes). */
+export const NB = {
+  Next: 0x00,
+  CurrentMdl: 0x04,
+  CurrentMdlOffset: 0x08,
+  DataLength: 0x0c,
+  MdlChain: 0x10,
+  DataOffset: 0x14,
+  ChecksumBias: 0x18,
+  NdisPoolHandle: 0x1c,
+  NdisReserved: 0x20,
+  ProtocolReserved: 0x28,
+  MiniportReserved: 0x40,
+  DataPhysicalAddress: 0x50,
+  SIZE: 0x58,
+} as const;
+
+/** MDL (x86, 28 bytes). */
+export const MDL = {
+  Next: 0,
+  Size: 4,
+  MdlFlags: 6,
+  Process: 8,
+  MappedSystemVa: 12,
+  StartVa: 16,
+  ByteCount: 20,
+  ByteOffset: 24,
+  SIZE: 28,
+} as const;
+
+/** One MdlAndData slab object: NET_BUFFER, then its MDL, then the data. */
+export const MDAT = { Mdl: 0x58, Data: 0x78 } as const;
+
+/** NDIS_GENERIC_OBJECT (x86, 16 bytes; the caller's bytes follow). */
+export const GOBJ = { Header: 0, Caller: 4, CallersCaller: 8, DriverObject: 12, SIZE: 16 } as const;
+
+/** Internal pool descriptor (assembly/layout.ts P_*). */
+export const POOL = {
+  Kind: 0,
+  Tag: 4,
+  ObjSize: 8,
+  Cap: 12,
+  SlabUnits: 24,
+  SlabCount: 44,
+  Outstanding: 48,
+  Peak: 52,
+  MaxOut: 56,
+  Allocs: 64,
+  Frees: 72,
+  Failures: 80,
+  Owner: 88,
+  Flags: 92,
+  User0: 96,
+  User1: 100,
+  Bytes: 112,
+  Id: 120,
+  ReqSize: 124,
+  SIZE: 128,
+} as const;
+
+/** Slab header fields the JS-side checks read. */
+export const SLAB = { Pool: 0, Cap: 8, ObjSize: 12, ObjStart: 24, State: 56 } as const;
+
+/** Pool kinds (assembly/layout.ts K_*). */
+export const KIND = {
+  NB_POOL: 1,
+  SLAB_POOL: 2,
+  MEM_POOL: 3,
+  TAG_SET: 4,
+  PROTOCOL: 5,
+  NB: 10,
+  SLAB_OBJ: 11,
+  MEMORY: 12,
+  GENERIC: 13,
+  MDL: 14,
+} as const;
+
+/** Root pools (assembly/layout.ts ROOT_*). */
+export const ROOT = { NB_POOLS: 0, SLAB_POOLS: 1, MEM_POOLS: 2, TAG_SETS: 3, PROTOCOLS: 4, MDLS: 5 } as const;
+
+/** Error codes returned by the Wasm side (assembly/layout.ts E_*). */
+export const E = {
+  OK: 0,
+  NOT_OURS: 1,
+  WRONG_KIND: 2,
+  MISALIGNED: 3,
+  NOT_ALLOCATED: 4,
+  WRONG_POOL: 5,
+  DUPLICATE: 6,
+  ARG_SHIFT: 3,
+  POOL4: 40,
+  NB_ARGS: 41,
+  NB_RANGE: 42,
+  POOL5: 43,
+  POOL6: 44,
+  WRONG_TAG: 45,
+  MDL_LOOP: 46,
+  BAD_RANGE: 47,
+  LIMIT: 64,
+} as const;
+
+export const UNIT_SHIFT = 16;
+export const PAGE_SIZE = 65536;

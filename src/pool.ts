@@ -1,0 +1,195 @@
+/**
+ * The idiomatic API for people who just want a fast fixed-size pool. It shares the Wasm slab
+ * core with the NDIS mirror (same validation, same errors, same statistics), without NDIS
+ * vocabulary. Objects are addresses (numbers) in the runtime's linear memory; 0 is "none".
+ */
+import { RuntimeCore, isU32, type PoolStats } from './core.js';
+import { NdisBugCheck, badParam } from './errors.js';
+import { E, KIND, SLAB } from './ndis/layout.js';
+
+/** Options of {@link SlabPoolHost.createSlabPool}. */
+export interface SlabPoolOptions {
+  /** Bytes per object (1 .. 0xFFF00000); slots are rounded up to a multiple of 8. */
+  objectSize: number;
+  /**
+   * Pool tag for statistics: up to 4 printable characters as poolmon shows them (e.g. 'Part'),
+   * or a number. Default 'Slab'.
+   */
+  tag?: string | number;
+  /** At most this many objects outstanding; `alloc` returns 0 beyond it. Default: no limit. */
+  maxOutstanding?: number;
+}
+
+/** Tag value whose memory-order bytes read `s` (so poolmon shows `s`). */
+export function tagFromDisplay(s: string): number {
+  let v = 0;
+  for (let i = 0; i < s.length; i++) v |= s.charCodeAt(i) << (8 * i);
+  return v >>> 0;
+}
+
+/** A fixed-size object pool in Wasm linear memory. Create with `runtime.createSlabPool`. */
+export class SlabPool {
+  /** Requested bytes per object. */
+  readonly objectSize: number;
+  /** The pool tag value. */
+  readonly tag: number;
+  /** The pool's handle (its descriptor's address), 0 once destroyed. */
+  handle: number;
+  readonly #rt: RuntimeCore;
+  readonly #epoch: number;
+
+  /** @internal use runtime.createSlabPool */
+  constructor(rt: RuntimeCore, handle: number, objectSize: number, tag: number) {
+    this.#rt = rt;
+    this.#epoch = rt.epoch;
+    this.handle = handle;
+    this.objectSize = objectSize;
+    this.tag = tag;
+  }
+
+  #live(fn: string): number {
+    const h = this.handle;
+    if (h === 0 || this.#epoch !== this.#rt.epoch) {
+      throw new NdisBugCheck(`SlabPool.${fn}`, undefined, 'ALT-POOL', 0xc2, [0x07, 0, 0, h],
+        h === 0 ? 'the pool was destroyed' : 'the pool was freed by runtime.reset()');
+    }
+    return h;
+  }
+
+  /**
+   * Allocates one object. Not zeroed (fresh memory is zero; reused slots keep old bytes).
+   * @returns its address, or 0 when `maxOutstanding` or the runtime's memory budget is reached.
+   */
+  alloc(): number {
+    return this.#rt.wasm.spAlloc(this.#live('alloc')) >>> 0;
+  }
+
+  /**
+   * Frees an object of this pool.
+   * @throws NdisBugCheck for an address that is not a live object of this pool (double free,
+   *   foreign or interior pointer); nothing changes then.
+   */
+  free(ptr: number): void {
+    const h = this.#live('free');
+    if (!isU32(ptr)) throw badParam('SlabPool.free', 'ptr', ptr, 'an object address (u32)');
+    const e = this.#rt.wasm.spFree(h, ptr) >>> 0;
+    if (e !== E.OK) throw this.#rt.fail('SlabPool.free', e, ['ptr'], [ptr], 'an object of this pool', 'ALT-POOL');
+  }
+
+  /**
+   * Allocates up to `out.length` objects with one boundary crossing, writing their addresses to
+   * `out`. Zero-copy when `out` comes from `runtime.u32Batch`.
+   * @returns how many were allocated (fewer only when the limit or memory budget is reached).
+   */
+  allocMany(out: Uint32Array): number {
+    const h = this.#live('allocMany');
+    const rt = this.#rt;
+    if (!(out instanceof Uint32Array)) throw badParam('SlabPool.allocMany', 'out', out, 'a Uint32Array');
+    const n = out.length;
+    const direct = batchAddress(rt, out);
+    if (direct) return rt.wasm.spAllocMany(h, direct, n) >>> 0;
+    const s = rt.scratchU32(n);
+    const got = rt.wasm.spAllocMany(h, s, n) >>> 0;
+    rt.sync();
+    out.set(rt.u32.subarray(s >>> 2, (s >>> 2) + got));
+    return got;
+  }
+
+  /**
+   * Frees `count` objects (default: all of `ptrs`) with one boundary crossing. All or nothing:
+   * every address is checked first; on a bad one (or a duplicate) nothing is freed.
+   * @throws NdisBugCheck naming the index of the first bad entry.
+   */
+  freeMany(ptrs: Uint32Array, count: number = ptrs.length): void {
+    const h = this.#live('freeMany');
+    const rt = this.#rt;
+    if (!(ptrs instanceof Uint32Array)) throw badParam('SlabPool.freeMany', 'ptrs', ptrs, 'a Uint32Array');
+    if (!isU32(count) || count > ptrs.length) throw badParam('SlabPool.freeMany', 'count', count, `an integer in [0, ${ptrs.length}]`);
+    let addr = batchAddress(rt, ptrs);
+    if (!addr) {
+      addr = rt.scratchU32(count);
+      rt.u32.set(ptrs.subarray(0, count), addr >>> 2);
+    }
+    const e = rt.wasm.spFreeMany(h, addr, count) >>> 0;
+    if (e !== E.OK) {
+      const i = rt.wasm.errDetail() >>> 0;
+      throw rt.fail('SlabPool.freeMany', e, [`ptrs[${i}]`], [ptrs[i]!], 'an object of this pool', 'ALT-POOL');
+    }
+  }
+
+  /** A zero-copy view of the object at `ptr` (objectSize bytes). */
+  bytes(ptr: number): Uint8Array {
+    const h = this.#live('bytes');
+    const rt = this.#rt;
+    if (!isU32(ptr)) throw badParam('SlabPool.bytes', 'ptr', ptr, 'an object address (u32)');
+    rt.sync();
+    const slab = rt.liveIn(ptr, KIND.SLAB_OBJ);
+    if (slab < E.LIMIT) throw rt.fail('SlabPool.bytes', slab, ['ptr'], [ptr], 'an object of this pool', 'ALT-POOL');
+    if (rt.rd32(slab + SLAB.Pool) !== h) throw rt.fail('SlabPool.bytes', E.WRONG_POOL, ['ptr'], [ptr], 'an object of this pool');
+    return rt.bytes(ptr, this.objectSize);
+  }
+
+  /** Counters of this pool (not for the data path). */
+  stats(): PoolStats {
+    return this.#rt.poolStatsAt(this.#live('stats'));
+  }
+
+  /**
+   * Frees the pool and its memory. With objects outstanding this is an error unless
+   * `{ force: true }`, which drops them (their addresses become invalid).
+   * @throws NdisBugCheck POOL-5 when objects are outstanding and `force` is not set.
+   */
+  destroy(options?: { force?: boolean }): void {
+    const h = this.#live('destroy');
+    const e = this.#rt.wasm.slabPoolDestroy(h, options?.force ? 1 : 0) >>> 0;
+    if (e !== E.OK) throw this.#rt.fail('SlabPool.destroy', e, ['pool'], [h], 'a SlabPool');
+    this.handle = 0;
+  }
+}
+
+const batches = new WeakMap<Uint32Array, { rt: RuntimeCore; addr: number }>();
+
+/** @internal Address in linear memory of a batch array of `rt`, or 0. */
+function batchAddress(rt: RuntimeCore, a: Uint32Array): number {
+  const b = batches.get(a);
+  return b && b.rt === rt && a.length ? b.addr : 0;
+}
+
+/**
+ * @internal A Uint32Array of `n` entries living in the runtime's linear memory, for zero-copy
+ * bulk calls. Lives as long as the runtime (it survives reset).
+ */
+export function makeBatch(rt: RuntimeCore, n: number): Uint32Array {
+  if (!isU32(n) || n === 0 || n > 1 << 24) throw badParam('u32Batch', 'n', n, 'an integer in [1, 16777216]');
+  const addr = rt.wasm.heapReserve(n * 4) >>> 0;
+  if (!addr) throw new RangeError(`ndis-pool: no memory left for a ${n}-entry batch`);
+  rt.sync();
+  const a = new Uint32Array(rt.memory.buffer, addr, n);
+  batches.set(a, { rt, addr });
+  return a;
+}
+
+/** @internal Creates a SlabPool on `rt`. */
+export function createSlabPool(rt: RuntimeCore, options: SlabPoolOptions): SlabPool | null {
+  const fn = 'createSlabPool';
+  if (typeof options !== 'object' || options === null) throw badParam(fn, 'options', options, 'an object');
+  const { objectSize, tag = 'Slab', maxOutstanding } = options;
+  if (!isU32(objectSize) || objectSize === 0 || objectSize > 0xfff00000) throw badParam(fn, 'options.objectSize', objectSize, 'an integer in [1, 0xFFF00000]');
+  let tagValue: number;
+  if (typeof tag === 'string') {
+    if (tag.length < 1 || tag.length > 4 || !/^[\x20-\x7e]+$/.test(tag)) throw badParam(fn, 'options.tag', tag, '1 to 4 printable ASCII characters');
+    tagValue = tagFromDisplay(tag);
+  } else if (isU32(tag)) {
+    tagValue = tag;
+  } else {
+    throw badParam(fn, 'options.tag', tag, 'a string or a u32');
+  }
+  let max = 0xffffffff;
+  if (maxOutstanding !== undefined) {
+    if (!isU32(maxOutstanding) || maxOutstanding === 0xffffffff) throw badParam(fn, 'options.maxOutstanding', maxOutstanding, 'an integer in [0, 0xFFFFFFFE]');
+    max = maxOutstanding;
+  }
+  const h = rt.wasm.slabPoolCreate(objectSize, tagValue, max) >>> 0;
+  if (h === 0) return null; // exhaustion: the memory budget cannot hold the pool descriptor
+  return new SlabPool(rt, h, objectSize, tagValue);
+}

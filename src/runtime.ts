@@ -1,0 +1,58 @@
+/**
+ * NdisRuntime: one Wasm instance with its own memory (DESIGN D8). Every NDIS function of the
+ * mirror is a method with the same name and parameters; the package-level functions act on
+ * the default runtime (src/index.ts).
+ */
+import {
+  RuntimeCore, compileAsync, compileSync, instantiate, resolveOptions, type RuntimeOptions,
+} from './core.js';
+import { handleApi, type HandleApi } from './ndis/handles.js';
+import { netBufferApi, type NetBufferApi } from './ndis/netbuf.js';
+import { SlabPool, createSlabPool, makeBatch, type SlabPoolOptions } from './pool.js';
+import { formatPoolmon } from './poolmon.js';
+
+/** A runtime: its own Wasm instance, memory, pools and handles. */
+export class NdisRuntime extends RuntimeCore {
+  /**
+   * Creates a fixed-size pool (the idiomatic API).
+   * @returns the pool, or null when the memory budget cannot hold even its descriptor.
+   */
+  createSlabPool(options: SlabPoolOptions): SlabPool | null {
+    return createSlabPool(this, options);
+  }
+
+  /**
+   * A Uint32Array of `n` entries in this runtime's linear memory, for zero-copy
+   * `allocMany`/`freeMany`. It lives as long as the runtime.
+   */
+  u32Batch(n: number): Uint32Array {
+    return makeBatch(this, n);
+  }
+
+  /** `poolmon()` as a text table. */
+  poolmonTable(): string {
+    return formatPoolmon(this.poolmon());
+  }
+}
+
+// Every NDIS function is a method of NdisRuntime with the same name and parameters.
+export interface NdisRuntime extends HandleApi, NetBufferApi {}
+Object.assign(NdisRuntime.prototype, handleApi, netBufferApi);
+
+/** Names of the NDIS functions that are methods of NdisRuntime. */
+export const NDIS_FUNCTIONS = [...Object.keys(handleApi), ...Object.keys(netBufferApi)] as const;
+
+/** Creates a runtime (works in Node and browsers; compiles the module once per process). */
+export async function createRuntime(options?: RuntimeOptions): Promise<NdisRuntime> {
+  const [maxPages, shared, verifier] = resolveOptions(options);
+  const mod = await compileAsync(shared);
+  const [x, mem] = instantiate(mod, shared, maxPages);
+  return new NdisRuntime(x, mem, shared, verifier);
+}
+
+/** Creates a runtime synchronously (Node). */
+export function createRuntimeSync(options?: RuntimeOptions): NdisRuntime {
+  const [maxPages, shared, verifier] = resolveOptions(options);
+  const [x, mem] = instantiate(compileSync(shared), shared, maxPages);
+  return new NdisRuntime(x, mem, shared, verifier);
+}
