@@ -11,7 +11,8 @@ import {
   P_ALLOCS, P_FREES, P_FAILURES, P_BYTES, P_ID, P_REQ_SIZE, P_MAX_OUT, P_USER0, P_USER1, P_OWNER,
   P_SLAB_COUNT, P_SLAB_UNITS, P_CAP, P_FLAGS, ROOT_MDLS, ROOT_NB_POOLS, ROOT_SLAB_POOLS,
   ROOT_MEM_POOLS, UNIT_SHIFT, SL_POOL, SL_STATE, SL_OBJ_START, SL_OBJ_SIZE, SL_CAP,
-  ROOT_PROTOCOLS, ROOT_TAG_SETS,
+  ROOT_PROTOCOLS, ROOT_TAG_SETS, TS_KIND, TS_TAG, TS_R_ALLOCS, TS_R_FREES, TS_R_FAILURES,
+  TS_R_PEAK, TS_R_POOLS,
 } from "./layout";
 import { pagesInit, heapReserve, memoryBytes, unitsOwned, unitsFreeCount, maxPagesGet, R_ROOTS } from "./pages";
 import {
@@ -131,6 +132,13 @@ export function layout(which: u32): u32 {
     case 54: return SL_CAP;
     case 55: return ROOT_PROTOCOLS;
     case 56: return ROOT_TAG_SETS;
+    case 57: return TS_KIND;
+    case 58: return TS_TAG;
+    case 59: return TS_R_ALLOCS;
+    case 60: return TS_R_FREES;
+    case 61: return TS_R_FAILURES;
+    case 62: return TS_R_PEAK;
+    case 63: return TS_R_POOLS;
   }
   return 0xFFFFFFFF;
 }

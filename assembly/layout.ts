@@ -389,6 +389,12 @@
 //   8  next   next set (singly linked from a global head)
 //   12 large  pool of objects above the largest class (one slab each)
 //   16 class[N_CLASSES] pool descriptors, created on first use
+//  192 retired allocs   u64 \
+//  200 retired frees    u64  | counters of destroyed pools of this (kind, tag), so poolmon
+//  208 retired failures u64  | keeps a tag's history after its pools are freed
+//  216 retired peak     u32  | (highest peak of a destroyed pool)
+//  220 retired pools    u32 /
+//  224 -- size
 // ---------------------------------------------------------------------------------------------
 // @ts-ignore: decorator
 @inline export const TS_KIND: u32 = 0;
@@ -404,7 +410,17 @@
 // @ts-ignore: decorator
 @inline export const N_CLASSES: u32 = 43;
 // @ts-ignore: decorator
-@inline export const TAG_SET_SIZE: u32 = TS_CLASS + N_CLASSES * 4;
+@inline export const TS_R_ALLOCS: u32 = 192;
+// @ts-ignore: decorator
+@inline export const TS_R_FREES: u32 = 200;
+// @ts-ignore: decorator
+@inline export const TS_R_FAILURES: u32 = 208;
+// @ts-ignore: decorator
+@inline export const TS_R_PEAK: u32 = 216;
+// @ts-ignore: decorator
+@inline export const TS_R_POOLS: u32 = 220;
+// @ts-ignore: decorator
+@inline export const TAG_SET_SIZE: u32 = 224;
 // @ts-ignore: decorator
 @inline export const LARGEST_CLASS: u32 = 32768;
 

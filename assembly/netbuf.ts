@@ -19,7 +19,8 @@ import {
   PAGE_MASK, MDAT_MDL, MDAT_DATA,
   GOBJ_SIZE, GOBJ_HEADER, GOBJ_DRIVER_OBJECT,
   PROT_SIZE, PROT_CONTEXT, PROT_MAJOR_NDIS, PROT_FLAGS, PROT_CHARS_ID,
-  TS_KIND, TS_TAG, TS_NEXT, TS_LARGE, TS_CLASS, N_CLASSES, TAG_SET_SIZE, LARGEST_CLASS,
+  TS_KIND, TS_TAG, TS_NEXT, TS_LARGE, TS_CLASS, TAG_SET_SIZE, LARGEST_CLASS,
+  TS_R_ALLOCS, TS_R_FREES, TS_R_FAILURES, TS_R_PEAK, TS_R_POOLS, P_ALLOCS, P_FREES, P_FAILURES, P_PEAK,
 } from "./layout";
 import { rootU32, rootSetU32, R_TAG_SETS, R_SERIAL, unitsResetAll } from "./pages";
 import {
@@ -177,6 +178,21 @@ function tagSetFind(kind: u32, tag: u32, create: bool): usize {
   store<u32>(s + TS_NEXT, rootU32(R_TAG_SETS));
   rootSetU32(R_TAG_SETS, <u32>s);
   return s;
+}
+
+/**
+ * Adds a pool's counters to its (kind, tag) set before the pool is destroyed, so per-tag
+ * statistics outlive the pool (as poolmon's do). Statistics only: dropped if out of memory.
+ */
+function retire(pool: usize): void {
+  let set = tagSetFind(pU32(pool, P_KIND), pU32(pool, P_TAG), true);
+  if (set == 0) return;
+  store<u64>(set + TS_R_ALLOCS, load<u64>(set + TS_R_ALLOCS) + load<u64>(pool + P_ALLOCS));
+  // Objects dropped by a forced destroy count as freed: they are gone with the pool.
+  store<u64>(set + TS_R_FREES, load<u64>(set + TS_R_FREES) + load<u64>(pool + P_FREES) + pU32(pool, P_OUTSTANDING));
+  store<u64>(set + TS_R_FAILURES, load<u64>(set + TS_R_FAILURES) + load<u64>(pool + P_FAILURES));
+  store<u32>(set + TS_R_PEAK, max<u32>(load<u32>(set + TS_R_PEAK), pU32(pool, P_PEAK)));
+  store<u32>(set + TS_R_POOLS, load<u32>(set + TS_R_POOLS) + 1);
 }
 
 /** Allocates `len` bytes of `kind` memory under `tag`. Returns the address or 0. */
@@ -340,6 +356,7 @@ export function nbPoolFree(h: usize): u32 {
   let out = pU32(h, P_OUTSTANDING);
   if (out != 0) { gErrDetail = out; return E_POOL5; }
   let owner = <usize>pU32(h, P_OWNER);
+  retire(h);
   poolRelease(h);
   lookup(h, K_NB_POOL);
   freeLookedUp();
@@ -477,6 +494,7 @@ export function slabPoolDestroy(pool: usize, force: bool): u32 {
   if (e != E_OK) return argErr(0, e);
   let out = pU32(pool, P_OUTSTANDING);
   if (out != 0 && !force) { gErrDetail = out; return E_POOL5; }
+  retire(pool);
   poolRelease(pool);
   lookup(pool, K_SLAB_POOL);
   freeLookedUp();

@@ -359,7 +359,9 @@ export function containing(addr: usize): usize {
   let off = <u32>(addr - start);
   if (<u64>off >= <u64>sU32(slab, SL_CAP) * size) return 0;
   let idx = <u32>((<u64>off * load<u64>(slab + SL_MAGIC)) >> MAGIC_SHIFT);
-  if (<u64>idx * size > <u64>off) idx--; // not possible with an exact magic; kept for safety
+  // The reciprocal can round up by one just below an object boundary when the offset is large
+  // (one-object slabs of huge objects); step back so idx is floor(off / size).
+  if (<u64>idx * size > <u64>off) idx--;
   if (load<u8>(slab + SL_STATE + idx) != ST_ALLOCATED) return 0;
   gSlab = slab;
   gIdx = idx;

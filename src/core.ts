@@ -5,7 +5,7 @@
  * (src/pool.ts) are built on this class; `NdisRuntime` (src/runtime.ts) is the public face.
  */
 import { NdisBugCheck, BUGCODE_BAD_POOL_CALLER, badParam, ruleViolation, hexAddr, type RuleId } from './errors.js';
-import { E, KIND, POOL, SLAB, UNIT_SHIFT, PAGE_SIZE } from './ndis/layout.js';
+import { E, KIND, POOL, ROOT, SLAB, TAG_SET, UNIT_SHIFT, PAGE_SIZE } from './ndis/layout.js';
 import { tagToString } from './ndis/constants.js';
 
 /** The flat exports of the Wasm module (assembly/index.ts). u32 values arrive as i32. */
@@ -92,11 +92,11 @@ export interface PoolmonRow {
   outstanding: number;
   /** Slot bytes of the live objects. */
   bytes: number;
-  /** Highest outstanding count of any one pool under this tag, summed over its pools. */
+  /** Highest outstanding count reached by any one pool under this tag (live or freed). */
   peak: number;
   /** NULL returns (pool limit, memory budget). */
   failures: number;
-  /** Pools under this tag. */
+  /** Live pools under this tag. */
   pools: number;
 }
 
@@ -441,19 +441,21 @@ export class RuntimeCore {
 
   /** @internal Descriptors of every live pool (NB pools, SlabPools, memory classes, the MDL pool). */
   allPools(): number[] {
-    const out: number[] = [];
-    const x = this.wasm;
-    for (const r of [0, 1, 2]) {
-      const root = x.rootPool(r) >>> 0;
-      const n = x.liveObjects(root, 0, 0) >>> 0;
-      if (n === 0) continue;
-      const buf = this.scratchU32(n);
-      const got = x.liveObjects(root, buf, n) >>> 0;
-      this.sync();
-      for (let i = 0; i < Math.min(n, got); i++) out.push(this.u32[(buf >>> 2) + i]!);
-    }
-    out.push(x.rootPool(5) >>> 0); // the MDL pool
+    const out = [ROOT.NB_POOLS, ROOT.SLAB_POOLS, ROOT.MEM_POOLS].flatMap((r) => this.liveObjectsOf(r));
+    out.push(this.wasm.rootPool(ROOT.MDLS) >>> 0); // the runtime's MDL pool
     return out;
+  }
+
+  /** @internal Live objects of root pool `r` (pool descriptors, tag sets…). */
+  liveObjectsOf(r: number): number[] {
+    const x = this.wasm;
+    const root = x.rootPool(r) >>> 0;
+    const n = x.liveObjects(root, 0, 0) >>> 0;
+    if (n === 0) return [];
+    const buf = this.scratchU32(n);
+    const got = Math.min(n, x.liveObjects(root, buf, n) >>> 0);
+    this.sync();
+    return Array.from(this.u32.subarray(buf >>> 2, (buf >>> 2) + got));
   }
 
   /** @internal Statistics of the pool whose descriptor is at `d`. */
@@ -483,25 +485,40 @@ export class RuntimeCore {
    */
   poolmon(): PoolmonRow[] {
     const rows = new Map<string, PoolmonRow>();
-    for (const d of this.allPools()) {
-      const kind = this.rd32(d + POOL.Kind);
-      const s = this.poolStatsAt(d);
+    const rowFor = (kind: number, tagValue: number): PoolmonRow => {
       const type = TYPE_NAMES[kind] ?? 'Internal';
-      const key = `${s.tagValue}/${type}`;
+      const key = `${tagValue}/${type}`;
       let row = rows.get(key);
       if (!row) {
-        row = { tag: s.tag, tagValue: s.tagValue, type, allocs: 0, frees: 0, outstanding: 0, bytes: 0, peak: 0, failures: 0, pools: 0 };
+        row = { tag: tagToString(tagValue), tagValue, type, allocs: 0, frees: 0, outstanding: 0, bytes: 0, peak: 0, failures: 0, pools: 0 };
         rows.set(key, row);
       }
+      return row;
+    };
+    for (const d of this.allPools()) {
+      const s = this.poolStatsAt(d);
+      const row = rowFor(this.rd32(d + POOL.Kind), s.tagValue);
       row.allocs += s.allocs;
       row.frees += s.frees;
       row.outstanding += s.outstanding;
       row.bytes += s.bytes;
-      row.peak += s.peak;
+      row.peak = Math.max(row.peak, s.peak);
       row.failures += s.failures;
       row.pools++;
     }
-    return [...rows.values()].sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : a.type < b.type ? -1 : 1));
+    // Counters of pools already freed, kept per (kind, tag) in linear memory.
+    for (const t of this.liveObjectsOf(ROOT.TAG_SETS)) {
+      const allocs = this.rd64(t + TAG_SET.RetiredAllocs);
+      if (this.rd32(t + TAG_SET.RetiredPools) === 0) continue;
+      const row = rowFor(this.rd32(t + TAG_SET.Kind), this.rd32(t + TAG_SET.Tag));
+      row.allocs += allocs;
+      row.frees += this.rd64(t + TAG_SET.RetiredFrees);
+      row.failures += this.rd64(t + TAG_SET.RetiredFailures);
+      row.peak = Math.max(row.peak, this.rd32(t + TAG_SET.RetiredPeak));
+    }
+    return [...rows.values()]
+      .filter((r) => r.allocs > 0 || r.failures > 0 || r.outstanding > 0)
+      .sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : a.type < b.type ? -1 : 1));
   }
 
   /** @internal A u32 scratch array of at least `n` entries in linear memory (address). */

@@ -66,6 +66,17 @@ export const POOL = {
 /** Slab header fields the JS-side checks read. */
 export const SLAB = { Pool: 0, Cap: 8, ObjSize: 12, ObjStart: 24, State: 56 } as const;
 
+/** Tag set record (assembly/layout.ts TS_*): retired counters of freed pools. */
+export const TAG_SET = {
+  Kind: 0,
+  Tag: 4,
+  RetiredAllocs: 192,
+  RetiredFrees: 200,
+  RetiredFailures: 208,
+  RetiredPeak: 216,
+  RetiredPools: 220,
+} as const;
+
 /** Pool kinds (assembly/layout.ts K_*). */
 export const KIND = {
   NB_POOL: 1,
