@@ -12,11 +12,11 @@ import {
   P_SLAB_COUNT, P_SLAB_UNITS, P_CAP, P_FLAGS, ROOT_MDLS, ROOT_NB_POOLS, ROOT_SLAB_POOLS,
   ROOT_MEM_POOLS, UNIT_SHIFT, SL_POOL, SL_STATE, SL_OBJ_START, SL_OBJ_SIZE, SL_CAP,
   ROOT_PROTOCOLS, ROOT_TAG_SETS, TS_KIND, TS_TAG, TS_R_ALLOCS, TS_R_FREES, TS_R_FAILURES,
-  TS_R_PEAK, TS_R_POOLS,
+  TS_R_PEAK, TS_R_POOLS, P_UNITS,
 } from "./layout";
 import { pagesInit, heapReserve, memoryBytes, unitsOwned, unitsFreeCount, maxPagesGet, R_ROOTS } from "./pages";
 import {
-  poolAlloc, poolAllocMany, poolFree, poolFreeMany, poolSetMax, root, liveObjects,
+  poolAlloc, poolAllocMany, poolFree, poolFreeMany, poolSetMax, root, liveObjects, liveNext,
   gErrPtr, gErrDetail,
 } from "./slab";
 import { rootsInit, rootBytes } from "./netbuf";
@@ -28,7 +28,7 @@ export {
   nbAdjustCurrent, chainCheck, rangeCheck, slabPoolCreate, slabPoolDestroy, classSize, sizeClass,
 } from "./netbuf";
 export { memoryBytes, unitsOwned, unitsFreeCount, maxPagesGet, heapReserve };
-export { poolSetMax, liveObjects };
+export { poolSetMax, liveObjects, liveNext };
 
 /** Sets up the runtime within `maxPages` 64 KiB pages. Returns the root address, or 0. */
 export function init(maxPages: u32): usize {
@@ -139,6 +139,7 @@ export function layout(which: u32): u32 {
     case 61: return TS_R_FAILURES;
     case 62: return TS_R_PEAK;
     case 63: return TS_R_POOLS;
+    case 64: return P_UNITS;
   }
   return 0xFFFFFFFF;
 }

@@ -285,7 +285,7 @@
 //   96  user0        kind-specific (NB pool: DataSize)
 //   100 user1        kind-specific (NB pool: NET_BUFFER_POOL_PARAMETERS.Flags)
 //   104 user2
-//   108 user3
+//   108 units        64 KiB units held by the pool's slabs
 //   112 bytes        u64 bytes in use (slot bytes of live objects)
 //   120 id           creation serial (stable ordering for stats)
 //   124 reqSize      size the caller asked for (objSize is it rounded up)
@@ -338,7 +338,7 @@
 // @ts-ignore: decorator
 @inline export const P_USER2: u32 = 104;
 // @ts-ignore: decorator
-@inline export const P_USER3: u32 = 108;
+@inline export const P_UNITS: u32 = 108;
 // @ts-ignore: decorator
 @inline export const P_BYTES: u32 = 112;
 // @ts-ignore: decorator

@@ -5,7 +5,7 @@
 // below E_LIMIT that src/ turns into an NdisBugCheck. On an error nothing has changed.
 
 import {
-  E_OK, E_NOT_OURS, E_WRONG_KIND, ARG_SHIFT,
+  E_OK, E_NOT_OURS, E_WRONG_KIND, E_NOT_ALLOCATED, ARG_SHIFT, SL_POOL, P_REQ_SIZE,
   E_POOL4, E_NB_ARGS, E_NB_RANGE, E_POOL5, E_POOL6, E_WRONG_TAG, E_MDL_LOOP, E_BAD_RANGE,
   K_NB_POOL, K_SLAB_POOL, K_MEM_POOL, K_TAG_SET, K_PROTOCOL, K_NB, K_SLAB_OBJ, K_MEMORY, K_GENERIC, K_MDL,
   ROOT_NB_POOLS, ROOT_SLAB_POOLS, ROOT_MEM_POOLS, ROOT_TAG_SETS, ROOT_PROTOCOLS, ROOT_MDLS, ROOT_COUNT,
@@ -22,10 +22,10 @@ import {
   TS_KIND, TS_TAG, TS_NEXT, TS_LARGE, TS_CLASS, TAG_SET_SIZE, LARGEST_CLASS,
   TS_R_ALLOCS, TS_R_FREES, TS_R_FAILURES, TS_R_PEAK, TS_R_POOLS, P_ALLOCS, P_FREES, P_FAILURES, P_PEAK,
 } from "./layout";
-import { rootU32, rootSetU32, R_TAG_SETS, R_SERIAL, unitsResetAll } from "./pages";
+import { rootU32, rootSetU32, R_TAG_SETS, R_SERIAL, unitsResetAll, slabOf } from "./pages";
 import {
   poolInit, poolAlloc, poolAllocSlow, poolRelease, lookup, lookedUpPool, lookedUpAux,
-  freeLookedUp, containing, lookedUpSize, root, pU32, pSet, gErrPtr, gErrDetail,
+  freeLookedUp, containing, root, pU32, pSet, sU32, gErrPtr, gErrDetail,
 } from "./slab";
 
 /** NDIS_OBJECT_TYPE_DEFAULT: the Type written into NDIS_GENERIC_OBJECT headers (see README). */
@@ -107,13 +107,14 @@ export function protocolRegister(context: u32, versions: u32, flags: u32, charsI
   store<u32>(h + PROT_MAJOR_NDIS, versions);
   store<u32>(h + PROT_FLAGS, flags);
   store<u32>(h + PROT_CHARS_ID, charsId);
-  store<u32>(lookupAuxOf(h), 0);
+  store<u32>(lookupAuxOf(h, 0), 0);
   return h;
 }
 
-function lookupAuxOf(h: usize): usize {
+/** Address of side word `w` of the live object `h`. */
+function lookupAuxOf(h: usize, w: u32): usize {
   lookup(h, 0);
-  return lookedUpAux(0);
+  return lookedUpAux(w);
 }
 
 /** Frees a protocol record. E_POOL6 while it owns pools. */
@@ -195,8 +196,13 @@ function retire(pool: usize): void {
   store<u32>(set + TS_R_POOLS, load<u32>(set + TS_R_POOLS) + 1);
 }
 
-/** Allocates `len` bytes of `kind` memory under `tag`. Returns the address or 0. */
-function memAlloc(kind: u32, tag: u32, len: u32, auxWords: u32): usize {
+/**
+ * Allocates `len` bytes of `kind` memory under `tag`. Returns the address or 0. The objects
+ * carry `auxWords` side words; word `lenWord` records `len` (the requested length, which the
+ * MDL range check uses instead of the rounded slot size).
+ */
+function memAlloc(kind: u32, tag: u32, len: u32, auxWords: u32, lenWord: u32): usize {
+  if (len > 0xFFF00000) return 0; // more than a 32-bit address space can hold
   let set = tagSetFind(kind, tag, true);
   if (set == 0) return 0;
   let large = len > LARGEST_CLASS;
@@ -209,14 +215,16 @@ function memAlloc(kind: u32, tag: u32, len: u32, auxWords: u32): usize {
     poolInit(pool, kind, tag, size, auxWords, large ? PF_LARGE : 0, 0);
     store<u32>(slot, <u32>pool);
   }
-  return large ? poolAllocSlow(pool, len) : poolAlloc(pool);
+  let p = large ? poolAllocSlow(pool, len) : poolAlloc(pool);
+  if (p != 0) store<u32>(lookupAuxOf(p, lenWord), len);
+  return p;
 }
 
 /** NdisAllocateMemoryWithTagPriority: `handle` must be live. Returns address, 0 or error. */
 export function memoryAllocate(handle: usize, len: u32, tag: u32): usize {
   let e = ownerCheck(handle, 0, false);
   if (e != E_OK) return e;
-  return memAlloc(K_MEMORY, tag, len, 0);
+  return memAlloc(K_MEMORY, tag, len, 1, 0);
 }
 
 /** NdisFreeMemoryWithTagPriority. Returns E_OK or an error (E_WRONG_TAG: detail = real tag). */
@@ -233,14 +241,15 @@ export function memoryFree(handle: usize, va: usize, tag: u32): u32 {
 
 /** NdisAllocateGenericObject. Returns the object or 0. */
 export function genericAllocate(driverObject: u32, tag: u32, size: u32): usize {
-  let obj = memAlloc(K_GENERIC, tag, GOBJ_SIZE + size, 1);
+  // Side words: 0 = pools owned (POOL-6), 1 = length.
+  let obj = memAlloc(K_GENERIC, tag, GOBJ_SIZE + size, 2, 1);
   if (obj == 0) return 0;
   memory.fill(obj, 0, GOBJ_SIZE + size);
   store<u8>(obj + GOBJ_HEADER, GENERIC_OBJECT_HEADER_TYPE);
   store<u8>(obj + GOBJ_HEADER + 1, 1); // NDIS_GENERIC_OBJECT_REVISION_1
   store<u16>(obj + GOBJ_HEADER + 2, <u16>GOBJ_SIZE);
   store<u32>(obj + GOBJ_DRIVER_OBJECT, driverObject);
-  store<u32>(lookupAuxOf(obj), 0);
+  store<u32>(lookupAuxOf(obj, 0), 0);
   return obj;
 }
 
@@ -280,8 +289,13 @@ export function rangeCheck(va: usize, len: u32): u32 {
   if (start == 0) return E_BAD_RANGE;
   let pool = lookedUpPool();
   let kind = pU32(pool, P_KIND);
-  if (kind != K_MEMORY && kind != K_GENERIC && kind != K_SLAB_OBJ && kind != K_NB) return E_BAD_RANGE;
-  if (<u64>va + len > <u64>start + lookedUpSize()) return E_BAD_RANGE;
+  // The object's requested length: per object for variable-size memory, per pool otherwise.
+  let length: u32;
+  if (kind == K_MEMORY) length = load<u32>(lookedUpAux(0));
+  else if (kind == K_GENERIC) length = load<u32>(lookedUpAux(1));
+  else if (kind == K_SLAB_OBJ || kind == K_NB) length = pU32(pool, P_REQ_SIZE);
+  else return E_BAD_RANGE;
+  if (<u64>va + len > <u64>start + length) return E_BAD_RANGE;
   return E_OK;
 }
 
@@ -293,7 +307,7 @@ export function mdlAllocate(handle: usize, va: usize, len: u32): usize {
   let mdl = poolAlloc(root(ROOT_MDLS));
   if (mdl == 0) return 0;
   mdlInit(mdl, va, len, 0);
-  store<u32>(lookupAuxOf(mdl), <u32>handle);
+  store<u32>(lookupAuxOf(mdl, 0), <u32>handle);
   return mdl;
 }
 
@@ -312,11 +326,18 @@ export function mdlFree(mdl: usize): u32 {
 export function mdlCheck(mdl: usize): u32 {
   let e = lookup(mdl, K_MDL);
   if (e == E_OK) return E_OK;
-  if (e == E_WRONG_KIND && mdl >= MDAT_MDL && lookup(mdl - MDAT_MDL, K_NB) == E_OK) {
-    if (pU32(lookedUpPool(), P_USER0) != 0) return E_OK;
+  if (e == E_WRONG_KIND && mdl >= MDAT_MDL) {
+    // The MDL inside an MdlAndData NET_BUFFER: live with its NB, freed with it.
+    let slab = slabOf(mdl);
+    let pool = <usize>sU32(slab, SL_POOL);
+    if (pU32(pool, P_KIND) == K_NB && pU32(pool, P_USER0) != 0) {
+      let e2 = lookup(mdl - MDAT_MDL, K_NB);
+      if (e2 == E_OK) return E_OK;
+      if (e2 == E_NOT_ALLOCATED) { gErrPtr = mdl; return E_NOT_ALLOCATED; }
+    }
   }
   gErrPtr = mdl;
-  return e == E_WRONG_KIND ? E_WRONG_KIND : e;
+  return e;
 }
 
 // ---------------------------------------------------------------------------------------------

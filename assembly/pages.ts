@@ -162,8 +162,9 @@ function growUnits(n: u32): bool {
   for (let attempt = 0; attempt < 2; attempt++) {
     let units = attempt == 0 ? want : n;
     if (attempt == 1 && units == want) break;
-    let bytes = (<usize>units << UNIT_SHIFT) + UNIT_SIZE; // + slack for alignment
-    if (bytes > <usize>0x3FFF0000) continue; // beyond what one heap block can be
+    let bytes64 = (<u64>units << UNIT_SHIFT) + UNIT_SIZE; // + slack for alignment
+    if (bytes64 > 0x3FFF0000) continue; // beyond what one heap block can be
+    let bytes = <usize>bytes64;
     if (!reserveFor(bytes, maxPages)) continue;
     let p = heap.alloc(bytes);
     let first = <u32>((p + UNIT_MASK) >>> UNIT_SHIFT);
@@ -207,7 +208,7 @@ function findRun(n: u32): i32 {
  * budget is spent. The units' slab-table entries are left for the caller to fill.
  */
 export function unitsAlloc(n: u32): usize {
-  if (n == 0 || n > MAX_UNITS) return 0;
+  if (n == 0 || n >= MAX_UNITS) return 0;
   let first = rootU32(R_FREE_UNITS) >= n ? findRun(n) : -1;
   if (first < 0) {
     if (!growUnits(n)) return 0;

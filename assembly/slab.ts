@@ -24,7 +24,7 @@ import {
   ST_FREE, ST_ALLOCATED, ST_FREEING,
   P_KIND, P_TAG, P_OBJ_SIZE, P_CAP, P_MAGIC, P_SLAB_UNITS, P_OBJ_OFFSET, P_CURRENT, P_PARTIAL,
   P_SPARE, P_SLAB_COUNT, P_OUTSTANDING, P_PEAK, P_MAX_OUT, P_AUX_WORDS, P_ALLOCS, P_FREES,
-  P_FAILURES, P_OWNER, P_FLAGS, P_BYTES, P_ID, P_REQ_SIZE, POOL_DESC_SIZE,
+  P_FAILURES, P_OWNER, P_FLAGS, P_BYTES, P_ID, P_REQ_SIZE, P_UNITS, POOL_DESC_SIZE,
   PF_LARGE,
   UNIT_SHIFT, UNIT_MASK, SLAB_MAX_UNITS, SHARED_OBJECT_MAX, MIN_OBJECT_SIZE, ALIGN_MASK,
 } from "./layout";
@@ -161,13 +161,16 @@ function slabNew(pool: usize, objSize: u32, cap: u32, units: u32, objOffset: u32
   for (let i: u32 = 0; i < cap; i++) store<u16>(stack + (<usize>i << 1), <u16>(cap - 1 - i));
   sSet(base, SL_FREE_TOP, cap);
   pSet(pool, P_SLAB_COUNT, pU32(pool, P_SLAB_COUNT) + 1);
+  pSet(pool, P_UNITS, pU32(pool, P_UNITS) + units);
   return base;
 }
 
 /** Returns an empty slab's units to the page source. */
 function slabRelease(pool: usize, slab: usize): void {
+  let units = sU32(slab, SL_UNITS);
   pSet(pool, P_SLAB_COUNT, pU32(pool, P_SLAB_COUNT) - 1);
-  unitsFree(slab, sU32(slab, SL_UNITS));
+  pSet(pool, P_UNITS, pU32(pool, P_UNITS) - units);
+  unitsFree(slab, units);
 }
 
 function listPush(pool: usize, slab: usize): void {
@@ -273,7 +276,12 @@ export function poolAllocSlow(pool: usize, size: u32): usize {
   let flags = pU32(pool, P_FLAGS);
   if (flags & PF_LARGE) {
     let objSize = pU32(pool, P_OBJ_SIZE);
-    if (objSize == 0) objSize = max<u32>(MIN_OBJECT_SIZE, (size + ALIGN_MASK) & ~ALIGN_MASK);
+    if (objSize == 0) {
+      // Round in 64 bits: sizes near 4 GiB must fail, not wrap to a tiny slot.
+      let want = (<u64>size + ALIGN_MASK) & ~(<u64>ALIGN_MASK);
+      if (want > 0xFFF00000) return fail(pool);
+      objSize = max<u32>(MIN_OBJECT_SIZE, <u32>want);
+    }
     let meta = metaBytes(1, pU32(pool, P_AUX_WORDS));
     let bytes = <u64>meta + objSize;
     let units = <u32>((bytes + UNIT_MASK) >> UNIT_SHIFT);
@@ -505,3 +513,39 @@ export function liveObjects(rootPool: usize, out: usize, max: u32): u32 {
   return n;
 }
 
+
+/**
+ * The first live object of root pool `rootPool` after `after` (0: from the start), in address
+ * order, or 0 at the end. Needs no scratch memory, so statistics work even when the memory
+ * budget is spent. Not for the data path.
+ */
+export function liveNext(rootPool: usize, after: usize): usize {
+  let top = unitsTop();
+  let u: u32 = 0;
+  let startIdx: u32 = 0;
+  if (after != 0) {
+    let s = slabOf(after);
+    if (s == 0) return 0;
+    u = <u32>(s >>> UNIT_SHIFT);
+    let off = <u32>(after - <usize>sU32(s, SL_OBJ_START));
+    startIdx = <u32>((<u64>off * load<u64>(s + SL_MAGIC)) >> MAGIC_SHIFT) + 1;
+  }
+  while (u < top) {
+    let slab = <usize>load<u32>(TABLE + (<usize>u << 2));
+    if (slab != 0 && (slab >>> UNIT_SHIFT) == <usize>u) {
+      if (<usize>sU32(slab, SL_POOL) == rootPool) {
+        let cap = sU32(slab, SL_CAP);
+        for (let i = startIdx; i < cap; i++) {
+          if (load<u8>(slab + SL_STATE + i) == ST_ALLOCATED) {
+            return <usize>sU32(slab, SL_OBJ_START) + <usize>i * sU32(slab, SL_OBJ_SIZE);
+          }
+        }
+      }
+      u += sU32(slab, SL_UNITS);
+    } else {
+      u++;
+    }
+    startIdx = 0;
+  }
+  return 0;
+}

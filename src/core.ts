@@ -28,6 +28,7 @@ export interface WasmExports {
   slabPoolDestroy(pool: number, force: number): number;
   poolSetMax(pool: number, max: number): void;
   liveObjects(rootPool: number, out: number, max: number): number;
+  liveNext(rootPool: number, after: number): number;
   protocolRegister(context: number, versions: number, flags: number, charsId: number): number;
   protocolDeregister(h: number): number;
   protocolCharsId(h: number): number;
@@ -142,12 +143,25 @@ const TYPE_NAMES: Record<number, string> = {
   [KIND.MDL]: 'MDL',
 };
 
+/** The rule a use-after-free or double free of each kind of object breaks. */
+const ALT_RULES: Record<number, RuleId> = {
+  [KIND.NB]: 'ALT-NB',
+  [KIND.MDL]: 'ALT-MDL',
+  [KIND.GENERIC]: 'ALT-GEN',
+  [KIND.NB_POOL]: 'ALT-POOL',
+  [KIND.SLAB_POOL]: 'ALT-POOL',
+  [KIND.SLAB_OBJ]: 'ALT-POOL',
+  [KIND.MEMORY]: 'ALT-MEM',
+};
+
 export function kindName(kind: number): string {
   return KIND_NAMES[kind] ?? `object of kind ${kind}`;
 }
 
 const DEFAULT_MAX_MEMORY = 1 << 30;
 const MAX_PAGES = 65536;
+/** The runtime's own tables take about 300 KiB; below 1 MiB no pool would fit. */
+const MIN_MAX_MEMORY = 1 << 20;
 
 // -- Module loading ------------------------------------------------------------------------------
 
@@ -214,8 +228,8 @@ export function resolveOptions(options: RuntimeOptions | undefined): [number, bo
   let maxPages = DEFAULT_MAX_MEMORY / PAGE_SIZE;
   if (o.maxMemory !== undefined) {
     const m = o.maxMemory;
-    if (typeof m !== 'number' || !Number.isInteger(m) || m < 4 * PAGE_SIZE || m > MAX_PAGES * PAGE_SIZE) {
-      throw badParam('createRuntime', 'options.maxMemory', m, `an integer number of bytes in [${4 * PAGE_SIZE}, 4 GiB]`);
+    if (typeof m !== 'number' || !Number.isInteger(m) || m < MIN_MAX_MEMORY || m > MAX_PAGES * PAGE_SIZE) {
+      throw badParam('createRuntime', 'options.maxMemory', m, `an integer number of bytes in [${MIN_MAX_MEMORY} (1 MiB), 4 GiB]`);
     }
     maxPages = Math.floor(m / PAGE_SIZE);
   }
@@ -283,6 +297,7 @@ export class RuntimeCore {
     this.buf = memory.buffer;
     this.refresh();
     this.table = wasm.slabTable() >>> 0;
+    this.scratchU32(256); // small bulk calls never need memory later
   }
 
   /** @internal Re-creates the views after memory grew. */
@@ -376,6 +391,7 @@ export class RuntimeCore {
     expected: string,
     freeRule: RuleId = 'ORIGIN',
   ): NdisBugCheck {
+    this.sync();
     if (e >= E.POOL4) return this.ruleFail(fn, e, argNames, values);
     const arg = e >>> E.ARG_SHIFT;
     const code = e & 7;
@@ -395,7 +411,7 @@ export class RuntimeCore {
         return new NdisBugCheck(fn, name, 'ORIGIN', BUGCODE_BAD_POOL_CALLER, [0x46, ptr, 0, 0],
           `${at} points inside an object, not at the start of ${expected}`);
       case E.NOT_ALLOCATED:
-        return new NdisBugCheck(fn, name, freeRule, BUGCODE_BAD_POOL_CALLER, [0x07, 0, 0, ptr],
+        return new NdisBugCheck(fn, name, ALT_RULES[this.kindAt(ptr)] ?? freeRule, BUGCODE_BAD_POOL_CALLER, [0x07, 0, 0, ptr],
           `${at} is not allocated: ${expected} that was already freed (or never handed out)`);
       case E.WRONG_POOL:
         return new NdisBugCheck(fn, name, 'ORIGIN', BUGCODE_BAD_POOL_CALLER, [0x46, ptr, 0, 0],
@@ -409,6 +425,7 @@ export class RuntimeCore {
 
   /** @internal Rule errors (E_POOL4 and up). */
   ruleFail(fn: string, e: number, argNames: readonly string[], values: readonly number[]): NdisBugCheck {
+    this.sync();
     const detail = this.wasm.errDetail() >>> 0;
     const errPtr = this.wasm.errPtr() >>> 0;
     switch (e) {
@@ -446,16 +463,13 @@ export class RuntimeCore {
     return out;
   }
 
-  /** @internal Live objects of root pool `r` (pool descriptors, tag sets…). */
+  /** @internal Live objects of root pool `r` (pool descriptors, tag sets…), in address order. */
   liveObjectsOf(r: number): number[] {
     const x = this.wasm;
     const root = x.rootPool(r) >>> 0;
-    const n = x.liveObjects(root, 0, 0) >>> 0;
-    if (n === 0) return [];
-    const buf = this.scratchU32(n);
-    const got = Math.min(n, x.liveObjects(root, buf, n) >>> 0);
-    this.sync();
-    return Array.from(this.u32.subarray(buf >>> 2, (buf >>> 2) + got));
+    const out: number[] = [];
+    for (let p = x.liveNext(root, 0) >>> 0; p !== 0; p = x.liveNext(root, p) >>> 0) out.push(p);
+    return out;
   }
 
   /** @internal Statistics of the pool whose descriptor is at `d`. */
@@ -474,7 +488,7 @@ export class RuntimeCore {
       failures: this.rd64(d + POOL.Failures),
       bytes: this.rd64(d + POOL.Bytes),
       slabs: this.rd32(d + POOL.SlabCount),
-      slabBytes: this.rd32(d + POOL.SlabCount) * this.rd32(d + POOL.SlabUnits) * PAGE_SIZE,
+      slabBytes: this.rd32(d + POOL.Units) * PAGE_SIZE,
       maxOutstanding: maxOut === 0xffffffff ? Infinity : maxOut,
     };
   }
@@ -521,13 +535,16 @@ export class RuntimeCore {
       .sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : a.type < b.type ? -1 : 1));
   }
 
-  /** @internal A u32 scratch array of at least `n` entries in linear memory (address). */
+  /**
+   * @internal A u32 scratch array of at least `n` entries in linear memory (its address), or 0
+   * when the memory budget cannot hold one (callers then fall back to one call per object).
+   */
   scratchU32(n: number): number {
     if (n > this.scratchCap) {
       let cap = Math.max(256, this.scratchCap);
       while (cap < n) cap *= 2;
       const p = this.wasm.heapReserve(cap * 4) >>> 0;
-      if (!p) throw new RangeError(`ndis-pool: no memory left for a ${cap}-entry scratch array`);
+      if (!p) return 0;
       this.scratch = p;
       this.scratchCap = cap;
       this.sync();

@@ -40,6 +40,7 @@ export type RuleId =
   | 'ALT-MDL'
   | 'ALT-GEN'
   | 'ALT-POOL'
+  | 'ALT-MEM'
   | 'TAG';
 
 /** The error thrown for every misuse. State is exactly as before the call that threw. */

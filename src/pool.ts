@@ -89,10 +89,20 @@ export class SlabPool {
     const direct = batchAddress(rt, out);
     if (direct) return rt.wasm.spAllocMany(h, direct, n) >>> 0;
     const s = rt.scratchU32(n);
-    const got = rt.wasm.spAllocMany(h, s, n) >>> 0;
-    rt.sync();
-    out.set(rt.u32.subarray(s >>> 2, (s >>> 2) + got));
-    return got;
+    if (s) {
+      const got = rt.wasm.spAllocMany(h, s, n) >>> 0;
+      rt.sync();
+      out.set(rt.u32.subarray(s >>> 2, (s >>> 2) + got));
+      return got;
+    }
+    // The memory budget cannot hold a scratch array that large: one call per object.
+    let i = 0;
+    for (; i < n; i++) {
+      const p = rt.wasm.spAlloc(h) >>> 0;
+      if (p === 0) break;
+      out[i] = p;
+    }
+    return i;
   }
 
   /**
@@ -100,21 +110,40 @@ export class SlabPool {
    * every address is checked first; on a bad one (or a duplicate) nothing is freed.
    * @throws NdisBugCheck naming the index of the first bad entry.
    */
-  freeMany(ptrs: Uint32Array, count: number = ptrs.length): void {
+  freeMany(ptrs: Uint32Array, count?: number): void {
     const h = this.#live('freeMany');
     const rt = this.#rt;
     if (!(ptrs instanceof Uint32Array)) throw badParam('SlabPool.freeMany', 'ptrs', ptrs, 'a Uint32Array');
-    if (!isU32(count) || count > ptrs.length) throw badParam('SlabPool.freeMany', 'count', count, `an integer in [0, ${ptrs.length}]`);
+    const n = count ?? ptrs.length;
+    if (!isU32(n) || n > ptrs.length) throw badParam('SlabPool.freeMany', 'count', n, `an integer in [0, ${ptrs.length}]`);
     let addr = batchAddress(rt, ptrs);
     if (!addr) {
-      addr = rt.scratchU32(count);
-      rt.u32.set(ptrs.subarray(0, count), addr >>> 2);
+      addr = rt.scratchU32(n);
+      if (!addr) return this.#freeEach(ptrs, n);
+      rt.sync();
+      rt.u32.set(ptrs.subarray(0, n), addr >>> 2);
     }
-    const e = rt.wasm.spFreeMany(h, addr, count) >>> 0;
+    const e = rt.wasm.spFreeMany(h, addr, n) >>> 0;
     if (e !== E.OK) {
       const i = rt.wasm.errDetail() >>> 0;
       throw rt.fail('SlabPool.freeMany', e, [`ptrs[${i}]`], [ptrs[i]!], 'an object of this pool', 'ALT-POOL');
     }
+  }
+
+  /** freeMany without a scratch array: check every entry in JS first, then free one by one. */
+  #freeEach(ptrs: Uint32Array, n: number): void {
+    const h = this.handle;
+    const rt = this.#rt;
+    rt.sync();
+    const seen = new Set<number>();
+    for (let i = 0; i < n; i++) {
+      const p = ptrs[i]!;
+      const slab = rt.liveIn(p, KIND.SLAB_OBJ);
+      const e = slab < E.LIMIT ? slab : rt.rd32(slab + SLAB.Pool) !== h ? E.WRONG_POOL : seen.has(p) ? E.DUPLICATE : E.OK;
+      if (e !== E.OK) throw rt.fail('SlabPool.freeMany', e, [`ptrs[${i}]`], [p], 'an object of this pool', 'ALT-POOL');
+      seen.add(p);
+    }
+    for (let i = 0; i < n; i++) rt.wasm.spFree(h, ptrs[i]!);
   }
 
   /** A zero-copy view of the object at `ptr` (objectSize bytes). */

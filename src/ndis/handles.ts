@@ -272,7 +272,9 @@ export const handleApi = {
   MmGetSystemAddressForMdlSafe(this: RuntimeCore, Mdl: PMDL, Priority: number): PVOID {
     const fn = 'MmGetSystemAddressForMdlSafe';
     checkMdl(this, fn, 'Mdl', Mdl);
-    const base = isU32(Priority) ? (Priority & ~(MdlMappingNoWrite | MdlMappingNoExecute)) >>> 0 : -1;
+    // `NormalPagePriority | MdlMappingNoWrite` is a negative int32 in JS: accept either form.
+    const ok = typeof Priority === 'number' && Number.isInteger(Priority) && Priority >= -0x80000000 && Priority <= 0xffffffff;
+    const base = ok ? (Priority & ~(MdlMappingNoWrite | MdlMappingNoExecute)) >>> 0 : -1;
     if (!PAGE_PRIORITIES.has(base)) throw badParam(fn, 'Priority', Priority, 'an MM_PAGE_PRIORITY (LowPagePriority, NormalPagePriority, HighPagePriority), optionally | MdlMappingNoWrite / MdlMappingNoExecute');
     if (this.u16[(Mdl + MDL.MdlFlags) >>> 1]! & MDL_MAPPED_TO_SYSTEM_VA) return this.rd32(Mdl + MDL.MappedSystemVa) as PVOID;
     return ((this.rd32(Mdl + MDL.StartVa) + this.rd32(Mdl + MDL.ByteOffset)) >>> 0) as PVOID;

@@ -57,6 +57,7 @@ export const POOL = {
   Flags: 92,
   User0: 96,
   User1: 100,
+  Units: 108,
   Bytes: 112,
   Id: 120,
   ReqSize: 124,

@@ -131,7 +131,11 @@ export const netBufferApi = {
     u32Arg(fn, 'DataLength', DataLength);
     const r = this.wasm.nbAllocate(PoolHandle, MdlChain, DataOffset, DataLength) >>> 0;
     if (r !== 0 && r < E.LIMIT) {
-      throw this.fail(fn, r, ['PoolHandle', 'MdlChain'], [PoolHandle, MdlChain, DataOffset, DataLength], r >>> E.ARG_SHIFT === 1 ? 'an MDL' : POOL_EXPECTED);
+      // A bad MDL may be any link of the chain: name the link the Wasm side stopped at.
+      const chainErr = r < E.POOL4 && r >>> E.ARG_SHIFT === 1;
+      const link = chainErr ? this.wasm.errPtr() >>> 0 : MdlChain;
+      throw this.fail(fn, r, ['PoolHandle', 'MdlChain'], [PoolHandle, link, DataOffset, DataLength],
+        chainErr && link !== MdlChain ? `an MDL (it is a link of the chain at ${hexAddr(MdlChain)})` : chainErr ? 'an MDL' : POOL_EXPECTED);
     }
     return r as PNET_BUFFER | NULL;
   },

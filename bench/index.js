@@ -1,0 +1,466 @@
+/**
+ * ndis-pool benchmark suite (`npm run bench`, or `node bench/index.js` after `npm run build`).
+ *
+ * benchmark.js 2.x suites, all in ONE process. Each ndis-pool case runs back-to-back with its
+ * baseline (same suite, right after it), and the table reports
+ *
+ *   ratio = ndis-pool time per op / baseline time per op     (< 1: ndis-pool is faster)
+ *
+ * Cases (ids are what --filter matches, together with the names):
+ *   frame.ndis   NdisAllocateNetBufferMdlAndData + NdisFreeNetBuffer, pool DataSize 1514
+ *   frame.gc     baseline: new Uint8Array(1514) left to the GC
+ *   single.slab  SlabPool.alloc + SlabPool.free, 64-byte objects
+ *   single.js    baseline: plain-JS Int32Array free-list pool, pop + push
+ *   bulk.slab    SlabPool.allocMany + freeMany, 256 at a time through a u32Batch (zero-copy)
+ *   bulk.js      baseline: the same plain-JS pool, 256 pops then 256 pushes
+ *   ref.nop      reference: one empty JS->Wasm call (runtime.wasm.nop)
+ *   ref.wasm     reference: benchAllocFreeLoop, allocMany(256) + 256 frees entirely in Wasm
+ *
+ * Options:
+ *   --quick             short maxTime per case (whole run < 1 min)
+ *   --filter <regex>    run only cases whose id or name matches (a case's baseline is added)
+ *   --json <file>       also write machine-readable results to <file>
+ *   --help
+ *
+ * Argument parsing uses Node's built-in util.parseArgs: no argument parser is a dependency of
+ * this package (commander is in node_modules only as a transitive dependency of @as-pect/cli).
+ */
+import Benchmark from 'benchmark';
+import Table from 'cli-table3';
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  MDL_AND_DATA_LAYOUT, NDIS_OBJECT_TYPE_DEFAULT, NET_BUFFER_POOL_PARAMETERS_REVISION_1,
+  NDIS_SIZEOF_NET_BUFFER_POOL_PARAMETERS_REVISION_1, POOL_TAG,
+} from '../build/ts/index.js';
+import { createRuntime } from '../build/ts/runtime.js';
+
+// ---------------------------------------------------------------------------------------------
+// Command line
+
+const USAGE = `usage: node bench/index.js [--quick] [--filter <regex>] [--json <file>]
+  (or: npm run bench -- [options], which builds first)
+  --quick           short run (about 2 s per case, < 1 min in all)
+  --filter <regex>  run only cases whose id or name matches (baselines are added)
+  --json <file>     write machine-readable results to <file>`;
+
+let args;
+try {
+  ({ values: args } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      filter: { type: 'string' },
+      json: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  }));
+} catch (e) {
+  console.error(`${e.message}\n${USAGE}`);
+  process.exit(2);
+}
+if (args.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+let filter = null;
+if (args.filter !== undefined) {
+  try {
+    filter = new RegExp(args.filter, 'i');
+  } catch (e) {
+    console.error(`--filter: ${e.message}`);
+    process.exit(2);
+  }
+}
+
+/** Seconds of sampling per case (benchmark.js maxTime; it also takes >= 5 samples). */
+const MAX_TIME = args.quick ? 1.5 : 9;
+
+// ---------------------------------------------------------------------------------------------
+// Setup
+
+/** Single-object cases do this many ops per benchmark.js call, to keep the call overhead small. */
+const INNER = 64;
+/** Objects per bulk call. */
+const BATCH = 256;
+/** Rounds of benchAllocFreeLoop per call (each round: allocMany(256) + 256 frees). */
+const WASM_ROUNDS = 16;
+/** Live frames on each side of the frame comparison (a ring; each op replaces one). */
+const RING = 1024;
+const FRAME = 1514;
+
+const rt = await createRuntime();
+
+// Frame case: an NB pool of 1514-byte frames (NET_BUFFER + MDL + data in one slab object).
+const nbPool = rt.NdisAllocateNetBufferPool(0, {
+  Header: { Type: NDIS_OBJECT_TYPE_DEFAULT, Revision: NET_BUFFER_POOL_PARAMETERS_REVISION_1, Size: NDIS_SIZEOF_NET_BUFFER_POOL_PARAMETERS_REVISION_1 },
+  PoolTag: POOL_TAG('hcnB'), // poolmon shows "Bnch"
+  DataSize: FRAME,
+});
+if (!nbPool) throw new Error('NdisAllocateNetBufferPool returned NULL');
+const nbRing = new Uint32Array(RING);
+for (let i = 0; i < RING; i++) {
+  const nb = rt.NdisAllocateNetBufferMdlAndData(nbPool);
+  if (!nb) throw new Error('NdisAllocateNetBufferMdlAndData returned NULL');
+  nbRing[i] = nb;
+}
+// One spare object so the steady state (free one, allocate one) never touches memory.grow.
+rt.NdisFreeNetBuffer(rt.NdisAllocateNetBufferMdlAndData(nbPool));
+let nbCursor = 0;
+
+// SlabPool of 64-byte objects (single and bulk cases), a zero-copy batch, Wasm-loop scratch.
+const slab = rt.createSlabPool({ objectSize: 64, tag: 'Bnch' });
+if (!slab) throw new Error('createSlabPool returned null');
+const batch = rt.u32Batch(BATCH);
+const scratch = rt.u32Batch(BATCH);
+const scratchAddr = scratch.byteOffset; // a u32Batch is a view of linear memory at its address
+if (slab.allocMany(batch) !== BATCH) throw new Error('allocMany could not warm the pool');
+slab.freeMany(batch);
+const wasm = rt.wasm;
+
+// One view of linear memory for writing frame bytes (taken after warm-up; no growth follows).
+const mem = new Uint8Array(rt.memory.buffer);
+const DATA = MDL_AND_DATA_LAYOUT.Data; // data follows the NET_BUFFER and its MDL
+for (let i = 0; i < RING; i++) {
+  if (nbRing[i] + DATA + FRAME > mem.length) throw new Error('frame outside the memory view');
+}
+const memBytesBefore = rt.memory.buffer.byteLength;
+
+// GC baseline: the same ring of live frames, as plain Uint8Arrays.
+const gcRing = new Array(RING);
+for (let i = 0; i < RING; i++) gcRing[i] = new Uint8Array(FRAME);
+let gcCursor = 0;
+
+/**
+ * The best fixed-size pool a JS user could write: one preallocated ArrayBuffer, an Int32Array
+ * stack of free byte offsets; alloc = pop, free = push. No validation (a double free corrupts
+ * it silently, where SlabPool.free throws NdisBugCheck).
+ */
+class JsPool {
+  constructor(objectSize, capacity) {
+    this.buffer = new ArrayBuffer(objectSize * capacity);
+    this.stack = new Int32Array(capacity);
+    this.top = capacity;
+    for (let i = 0; i < capacity; i++) this.stack[i] = (capacity - 1 - i) * objectSize;
+  }
+  /** @returns a byte offset into `buffer`, or -1 when empty. */
+  alloc() {
+    return this.top > 0 ? this.stack[--this.top] : -1;
+  }
+  free(off) {
+    this.stack[this.top++] = off;
+  }
+}
+const jsPool = new JsPool(64, 4096);
+const jsOut = new Int32Array(BATCH);
+
+let sink = 0; // keeps results observable
+
+// ---------------------------------------------------------------------------------------------
+// Cases. `perCall`: objects (ops) per benchmark.js call; results are per op / per object.
+
+const CASES = [
+  {
+    id: 'frame.ndis', group: 'frame', baseline: 'frame.gc',
+    name: 'NdisAllocateNetBufferMdlAndData + NdisFreeNetBuffer (DataSize 1514) + write 1 byte',
+    perCall: INNER,
+    fn() {
+      let c = nbCursor;
+      for (let k = 0; k < INNER; k++) {
+        c = (c + 1) & (RING - 1);
+        rt.NdisFreeNetBuffer(nbRing[c]);
+        const nb = rt.NdisAllocateNetBufferMdlAndData(nbPool);
+        if (nb === 0) throw new Error('NULL NET_BUFFER');
+        mem[nb + DATA] = k;
+        nbRing[c] = nb;
+      }
+      nbCursor = c;
+    },
+  },
+  {
+    id: 'frame.gc', group: 'frame', short: 'new Uint8Array(1514)',
+    name: `new Uint8Array(1514) + write 1 byte, left to the GC (ring of ${RING} live)`,
+    perCall: INNER,
+    fn() {
+      let c = gcCursor;
+      for (let k = 0; k < INNER; k++) {
+        c = (c + 1) & (RING - 1);
+        const a = new Uint8Array(FRAME);
+        a[0] = k;
+        gcRing[c] = a;
+      }
+      gcCursor = c;
+    },
+  },
+  {
+    id: 'single.slab', group: 'single', baseline: 'single.js',
+    name: 'SlabPool.alloc + SlabPool.free (64-byte objects)',
+    perCall: INNER,
+    fn() {
+      let s = 0;
+      for (let k = 0; k < INNER; k++) {
+        const p = slab.alloc();
+        if (p === 0) throw new Error('SlabPool.alloc returned 0');
+        slab.free(p);
+        s += p;
+      }
+      sink += s;
+    },
+  },
+  {
+    id: 'single.js', group: 'single', short: 'plain-JS Int32Array pool',
+    name: 'plain-JS Int32Array free-list pool: pop + push (64-byte objects)',
+    perCall: INNER,
+    fn() {
+      let s = 0;
+      for (let k = 0; k < INNER; k++) {
+        const p = jsPool.alloc();
+        if (p < 0) throw new Error('JsPool empty');
+        jsPool.free(p);
+        s += p;
+      }
+      sink += s;
+    },
+  },
+  {
+    id: 'bulk.slab', group: 'bulk', baseline: 'bulk.js',
+    name: `SlabPool.allocMany + freeMany, ${BATCH} per call (u32Batch, zero-copy), per object`,
+    perCall: BATCH,
+    fn() {
+      const got = slab.allocMany(batch);
+      if (got !== BATCH) throw new Error('allocMany came short');
+      slab.freeMany(batch, got);
+    },
+  },
+  {
+    id: 'bulk.js', group: 'bulk', short: 'plain-JS pool, 256 pops + 256 pushes',
+    name: `plain-JS Int32Array pool: ${BATCH} pops then ${BATCH} pushes, per object`,
+    perCall: BATCH,
+    fn() {
+      for (let k = 0; k < BATCH; k++) {
+        const p = jsPool.alloc();
+        if (p < 0) throw new Error('JsPool empty');
+        jsOut[k] = p;
+      }
+      for (let k = 0; k < BATCH; k++) jsPool.free(jsOut[k]);
+    },
+  },
+  {
+    id: 'ref.nop', group: 'single', reference: true,
+    name: 'reference: empty JS->Wasm call (runtime.wasm.nop), per call',
+    perCall: INNER,
+    fn() {
+      let s = 0;
+      for (let k = 0; k < INNER; k++) s += wasm.nop(k);
+      sink += s;
+    },
+  },
+  {
+    id: 'ref.wasm', group: 'bulk', reference: true, baseline: 'bulk.js',
+    name: `reference: in-Wasm loop limit (benchAllocFreeLoop, batch ${BATCH}), per object`,
+    perCall: WASM_ROUNDS * BATCH,
+    fn() {
+      if (wasm.benchAllocFreeLoop(slab.handle, WASM_ROUNDS, BATCH, scratchAddr) !== 0) {
+        throw new Error('benchAllocFreeLoop: allocation failures');
+      }
+    },
+  },
+];
+const byId = new Map(CASES.map((c) => [c.id, c]));
+
+// Selection: matching cases plus the baselines they are compared with.
+const selected = new Set();
+for (const c of CASES) {
+  if (!filter || filter.test(c.id) || filter.test(c.name)) {
+    selected.add(c.id);
+    if (c.baseline) selected.add(c.baseline);
+  }
+}
+if (selected.size === 0) {
+  console.error(`--filter ${args.filter} matches no case. Cases: ${CASES.map((c) => c.id).join(', ')}`);
+  process.exit(2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Header: machine and command
+
+const cpus = os.cpus();
+const via = process.env.npm_lifecycle_event === 'bench' ? 'npm run bench' : null;
+const argv = process.argv.slice(2);
+const direct = ['node', ...process.execArgv, path.relative(process.cwd(), process.argv[1]) || process.argv[1], ...argv].join(' ');
+const command = via ? `${via}${argv.length ? ` -- ${argv.join(' ')}` : ''}   (npm build, then: ${direct})` : direct;
+const machine = {
+  cpu: cpus[0]?.model ?? 'unknown',
+  cores: cpus.length,
+  node: process.version,
+  v8: process.versions.v8,
+  platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+  memoryGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
+};
+const started = new Date();
+console.log('ndis-pool benchmarks (benchmark.js %s)', Benchmark.version);
+console.log(`date:    ${started.toISOString()}`);
+console.log(`machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.platform}`);
+console.log(`node:    ${machine.node} (V8 ${machine.v8})`);
+console.log(`command: ${command}`);
+console.log(`options: maxTime ${MAX_TIME} s per case${args.quick ? ' (--quick)' : ''}; runtime memory ${rt.sharedMemory ? 'shared' : 'plain'}, verifier ${rt.verifier ? 'on' : 'off'}`);
+if (filter) console.log(`filter:  /${args.filter}/i -> ${[...selected].join(', ')}`);
+console.log('');
+
+// ---------------------------------------------------------------------------------------------
+// Run: one benchmark.js suite per group, each case right before its baseline.
+
+/** Runs a suite and resolves when it completes. */
+function runSuite(suite) {
+  return new Promise((resolve) => {
+    suite.on('complete', resolve);
+    suite.run({ async: false });
+  });
+}
+
+const results = new Map();
+let failed = false;
+for (const group of ['frame', 'single', 'bulk']) {
+  const cases = CASES.filter((c) => c.group === group && selected.has(c.id));
+  if (cases.length === 0) continue;
+  const suite = new Benchmark.Suite(group);
+  for (const c of cases) {
+    // No setup/teardown: benchmark.js then calls c.fn() in its timed loop (no decompilation).
+    suite.add(c.id, c.fn, { maxTime: MAX_TIME });
+  }
+  suite.on('cycle', (ev) => {
+    const b = ev.target;
+    const c = byId.get(b.name);
+    if (b.error) {
+      failed = true;
+      console.error(`  ${c.id}: ERROR ${b.error.message ?? b.error}`);
+      return;
+    }
+    const s = b.stats;
+    const r = {
+      id: c.id,
+      name: c.name,
+      group: c.group,
+      reference: !!c.reference,
+      baseline: c.baseline ?? null,
+      perCall: c.perCall,
+      nsPerOp: (s.mean * 1e9) / c.perCall,
+      rmePercent: s.rme,
+      samples: s.sample.length,
+      callsPerSecond: b.hz,
+      opsPerSecond: b.hz * c.perCall,
+      cycles: b.cycles,
+      elapsedSeconds: b.times.elapsed,
+    };
+    results.set(c.id, r);
+    console.log(`  ${c.id.padEnd(12)} ${fmtNs(r.nsPerOp).padStart(10)} ns/op  ±${r.rmePercent.toFixed(2)}%  (${r.samples} samples)`);
+  });
+  console.log(`suite ${group}: ${cases.map((c) => c.id).join(', ')}`);
+  await runSuite(suite);
+}
+
+// Ratios: ndis-pool time / baseline time, and a rough uncertainty from both rme.
+for (const r of results.values()) {
+  const base = r.baseline ? results.get(r.baseline) : undefined;
+  if (!base) {
+    r.ratio = null;
+    continue;
+  }
+  r.ratio = r.nsPerOp / base.nsPerOp;
+  r.ratioRmePercent = Math.hypot(r.rmePercent, base.rmePercent);
+}
+
+// Sanity (checked before anything below can reserve memory): linear memory did not grow, so
+// the frame view stayed valid; then the pools are as we left them.
+const notes = [];
+if (rt.memory.buffer.byteLength !== memBytesBefore) {
+  notes.push(`linear memory grew during the runs (${memBytesBefore} -> ${rt.memory.buffer.byteLength} bytes)`);
+}
+for (let i = 0; i < RING; i++) {
+  if (nbRing[i] + DATA + FRAME > mem.length) {
+    failed = true;
+    notes.push(`frame ${i} at 0x${nbRing[i].toString(16)} lies outside the memory view: frame.ndis wrote nothing for it`);
+    break;
+  }
+}
+const nbRow = rt.poolmon().find((row) => row.tag === 'Bnch' && row.type === 'NB');
+if (!nbRow || nbRow.outstanding !== RING) {
+  failed = true;
+  notes.push(`NB pool: ${nbRow?.outstanding} NET_BUFFERs outstanding after the runs (expected ${RING})`);
+}
+const slabOut = slab.stats().outstanding;
+if (slabOut !== 0) {
+  failed = true;
+  notes.push(`SlabPool: ${slabOut} objects outstanding after the runs (expected 0)`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+function fmtNs(ns) {
+  return ns >= 100 ? ns.toFixed(1) : ns >= 10 ? ns.toFixed(2) : ns.toFixed(3);
+}
+function fmtRatio(x) {
+  return x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toPrecision(2);
+}
+function ratioText(r) {
+  if (r.ratio === null || r.ratio === undefined) return r.reference ? '(reference, no baseline)' : r.baseline ? '(baseline not run)' : 'baseline';
+  const base = byId.get(r.baseline);
+  const speed = r.ratio < 1 ? `${fmtRatio(1 / r.ratio)}x faster` : `${fmtRatio(r.ratio)}x slower`;
+  return `${fmtRatio(r.ratio)}x the time of ${base.short} (${speed}; ±${r.ratioRmePercent.toFixed(0)}%)`;
+}
+
+const table = new Table({
+  head: ['case', 'ns/op', '±%', 'samples', 'ratio = ndis-pool time / baseline time'],
+  colAligns: ['left', 'right', 'right', 'right', 'left'],
+  colWidths: [64, 10, 7, 9, 46],
+  wordWrap: true,
+  style: { head: [], border: [] },
+});
+for (const c of CASES) {
+  const r = results.get(c.id);
+  if (!r) continue;
+  table.push([
+    `${c.id}: ${c.name}`,
+    fmtNs(r.nsPerOp),
+    r.rmePercent.toFixed(2),
+    String(r.samples),
+    ratioText(r),
+  ]);
+}
+console.log('');
+console.log(table.toString());
+console.log(`ns/op: mean time per operation (per object for bulk.* and ref.wasm; one op = one allocate + one free,
+  for frame.* also the 1-byte write; frame.gc "frees" by dropping the oldest of ${RING} live frames).
+±%: benchmark.js relative margin of error (95%) of the mean. samples: benchmark.js samples.
+ratio: ndis-pool time / baseline time, measured back-to-back in this process; < 1 means ndis-pool is faster;
+  its ± combines both cases' rme (root of the sum of squares). ref.wasm is compared with bulk.js;
+  ref.nop is the cost of one JS->Wasm call (SlabPool.alloc + free make 2 such calls).`);
+
+const finished = new Date();
+const totalSeconds = (finished.getTime() - started.getTime()) / 1000;
+for (const n of notes) console.log(`NOTE: ${n}`);
+console.log(`\ntotal ${totalSeconds.toFixed(1)} s`);
+
+if (args.json) {
+  const out = {
+    tool: 'ndis-pool bench',
+    benchmarkJs: Benchmark.version,
+    date: started.toISOString(),
+    totalSeconds,
+    machine,
+    command,
+    argv,
+    options: { quick: args.quick, filter: args.filter ?? null, maxTime: MAX_TIME, inner: INNER, batch: BATCH, wasmRounds: WASM_ROUNDS, ring: RING, frameBytes: FRAME },
+    ratioDefinition: 'nsPerOp(case) / nsPerOp(baseline); < 1 means the ndis-pool case is faster',
+    results: CASES.filter((c) => results.has(c.id)).map((c) => results.get(c.id)),
+    notes,
+    sink,
+  };
+  writeFileSync(args.json, `${JSON.stringify(out, null, 2)}\n`);
+  console.log(`wrote ${args.json}`);
+}
+if (failed) process.exitCode = 1;
