@@ -86,7 +86,7 @@ export class SlabPool {
     const rt = this.#rt;
     if (!(out instanceof Uint32Array)) throw badParam('SlabPool.allocMany', 'out', out, 'a Uint32Array');
     const n = out.length;
-    const direct = batchAddress(rt, out);
+    const direct = batchAddress(rt, out, 'SlabPool.allocMany', 'out');
     if (direct) return rt.wasm.spAllocMany(h, direct, n) >>> 0;
     const s = rt.scratchU32(n);
     if (s) {
@@ -116,7 +116,7 @@ export class SlabPool {
     if (!(ptrs instanceof Uint32Array)) throw badParam('SlabPool.freeMany', 'ptrs', ptrs, 'a Uint32Array');
     const n = count ?? ptrs.length;
     if (!isU32(n) || n > ptrs.length) throw badParam('SlabPool.freeMany', 'count', n, `an integer in [0, ${ptrs.length}]`);
-    let addr = batchAddress(rt, ptrs);
+    let addr = batchAddress(rt, ptrs, 'SlabPool.freeMany', 'ptrs');
     if (!addr) {
       addr = rt.scratchU32(n);
       if (!addr) return this.#freeEach(ptrs, n);
@@ -178,10 +178,17 @@ export class SlabPool {
 
 const batches = new WeakMap<Uint32Array, { rt: RuntimeCore; addr: number }>();
 
-/** @internal Address in linear memory of a batch array of `rt`, or 0. */
-function batchAddress(rt: RuntimeCore, a: Uint32Array): number {
+/**
+ * @internal Address in linear memory of a batch array of `rt`, or 0 for any other array.
+ * @throws NdisBugCheck PARAM for a batch whose buffer memory growth detached (unshared memory).
+ */
+function batchAddress(rt: RuntimeCore, a: Uint32Array, fn: string, arg: string): number {
   const b = batches.get(a);
-  return b && b.rt === rt && a.length ? b.addr : 0;
+  if (!b || b.rt !== rt) return 0;
+  if (a.buffer.byteLength === 0) {
+    throw badParam(fn, arg, 0, 'a live batch (this one was detached when memory grew; unshared memory detaches views: take a new u32Batch)');
+  }
+  return b.addr;
 }
 
 /**

@@ -5,9 +5,15 @@
  */
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { createRuntimeSync } from '../build/ts/runtime.js';
+import { createRuntimeSync, type NdisRuntime } from '../build/ts/runtime.js';
 import * as L from '../build/ts/ndis/layout.js';
 import * as pkg from '../build/ts/index.js';
+
+/** The NDIS methods with plain-number pointers: these tests pass raw and forged addresses on purpose. */
+type Num<T> = T extends number ? number : T;
+type LooseFn<F> = F extends (...a: infer A) => infer R ? (...a: { [I in keyof A]: Num<A[I]> }) => Num<R> : F;
+type LooseRt = { [K in keyof NdisRuntime]: LooseFn<NdisRuntime[K]> };
+const loose = (r: NdisRuntime) => r as unknown as LooseRt;
 
 const { NB, MDL, MDAT, GOBJ, POOL, SLAB, KIND, ROOT, E } = L;
 const TAG_SET = (L as Record<string, unknown>).TAG_SET as Record<string, number> | undefined;
@@ -256,8 +262,8 @@ describe('the layout as the allocator writes it', () => {
   it('NET_BUFFER, its MDL and data, generic objects, memory and MDLs', () => {
     const rt = createRuntimeSync();
     const dataSize = 1000;
-    const nbp = rt.NdisAllocateNetBufferPool(0, { Header: { Type: 0x80, Revision: 1, Size: 12 }, PoolTag: 0x31424e4c, DataSize: dataSize });
-    const nb = rt.NdisAllocateNetBufferMdlAndData(nbp);
+    const nbp = loose(rt).NdisAllocateNetBufferPool(0, { Header: { Type: 0x80, Revision: 1, Size: 12 }, PoolTag: 0x31424e4c, DataSize: dataSize });
+    const nb = loose(rt).NdisAllocateNetBufferMdlAndData(nbp);
     expect(nb).not.toBe(0);
     rt.sync();
     expect(rt.kindAt(nbp)).toBe(KIND.NB_POOL);
@@ -282,24 +288,24 @@ describe('the layout as the allocator writes it', () => {
     expect(rt.rd32(mdl + MDL.StartVa) % 4096).toBe(0);
     expect(rt.rd32(mdl + MDL.ByteCount)).toBe(dataSize);
     // the setters write where the layout says
-    rt.NET_BUFFER_CHECKSUM_BIAS_SET(nb, 0x1234);
+    loose(rt).NET_BUFFER_CHECKSUM_BIAS_SET(nb, 0x1234);
     expect(rt.u16[(nb + NB.ChecksumBias) >>> 1]).toBe(0x1234);
-    expect(rt.NET_BUFFER_PROTOCOL_RESERVED(nb)).toBe(nb + NB.ProtocolReserved);
-    expect(rt.NET_BUFFER_MINIPORT_RESERVED(nb)).toBe(nb + NB.MiniportReserved);
+    expect(loose(rt).NET_BUFFER_PROTOCOL_RESERVED(nb)).toBe(nb + NB.ProtocolReserved);
+    expect(loose(rt).NET_BUFFER_MINIPORT_RESERVED(nb)).toBe(nb + NB.MiniportReserved);
 
-    const gen = rt.NdisAllocateGenericObject(0x1000, 0x6e656747, 32);
+    const gen = loose(rt).NdisAllocateGenericObject(0x1000, 0x6e656747, 32);
     expect(gen).not.toBe(0);
     rt.sync();
     expect(rt.kindAt(gen)).toBe(KIND.GENERIC);
     expect(rt.rd32(gen + GOBJ.DriverObject)).toBe(0x1000);
     expect(rt.u8[gen + GOBJ.Header]).toBe(pkg.NDIS_OBJECT_TYPE_DEFAULT);
-    const mem = rt.NdisAllocateMemoryWithTagPriority(gen, 200, 0x206d654d, pkg.NormalPoolPriority);
+    const mem = loose(rt).NdisAllocateMemoryWithTagPriority(gen, 200, 0x206d654d, pkg.NormalPoolPriority);
     expect(mem).not.toBe(0);
     rt.sync();
     expect(rt.kindAt(mem)).toBe(KIND.MEMORY);
     const memSlab = rt.rd32(rt.table + (mem >>> L.UNIT_SHIFT) * 4);
     expect(rt.kindAt(rt.rd32(memSlab + SLAB.Pool))).toBe(KIND.MEM_POOL);
-    const m = rt.NdisAllocateMdl(gen, mem, 200);
+    const m = loose(rt).NdisAllocateMdl(gen, mem, 200);
     expect(m).not.toBe(0);
     rt.sync();
     expect(rt.kindAt(m)).toBe(KIND.MDL);
@@ -310,7 +316,7 @@ describe('the layout as the allocator writes it', () => {
 
     const noop = () => undefined;
     const out = { value: 0 };
-    const status = rt.NdisRegisterProtocolDriver(0, {
+    const status = loose(rt).NdisRegisterProtocolDriver(0, {
       Header: { Type: pkg.NDIS_OBJECT_TYPE_PROTOCOL_DRIVER_CHARACTERISTICS, Revision: 1, Size: pkg.NDIS_SIZEOF_PROTOCOL_DRIVER_CHARACTERISTICS_REVISION_1 },
       MajorNdisVersion: 6,
       MinorNdisVersion: 0,

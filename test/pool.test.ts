@@ -8,6 +8,12 @@ import { createRuntimeSync, type NdisRuntime } from '../build/ts/runtime.js';
 import { NdisBugCheck, RULE_P1, BUGCODE_BAD_POOL_CALLER, BUGCODE_DRIVER_VERIFIER_DETECTED_VIOLATION } from '../build/ts/errors.js';
 import type { SlabPool } from '../build/ts/pool.js';
 
+/** The NDIS methods with plain-number pointers: these tests pass raw and forged addresses on purpose. */
+type Num<T> = T extends number ? number : T;
+type LooseFn<F> = F extends (...a: infer A) => infer R ? (...a: { [I in keyof A]: Num<A[I]> }) => Num<R> : F;
+type LooseRt = { [K in keyof NdisRuntime]: LooseFn<NdisRuntime[K]> };
+const loose = (r: NdisRuntime) => r as unknown as LooseRt;
+
 const PAGE = 65536;
 
 /** Runs `fn`, expects an NdisBugCheck and returns it. */
@@ -39,7 +45,7 @@ function expectDisjoint(ptrs: number[], size: number): void {
 }
 
 function nbPool(rt: NdisRuntime, dataSize: number): number {
-  const h = rt.NdisAllocateNetBufferPool(0, {
+  const h = loose(rt).NdisAllocateNetBufferPool(0, {
     Header: { Type: 0x80, Revision: 1, Size: 12 },
     PoolTag: 0x6c6f6f50,
     DataSize: dataSize,
@@ -175,6 +181,7 @@ describe('maxOutstanding and exhaustion: alloc returns 0, never throws', () => {
     const ptrs: number[] = [];
     let p: number;
     while ((p = pool.alloc()) !== 0) ptrs.push(p);
+    while (small.wasm.heapReserve(1024) >>> 0); // no page left for a scratch array either
     const before = pool.stats();
     let got = -1;
     expect(() => {
@@ -183,6 +190,11 @@ describe('maxOutstanding and exhaustion: alloc returns 0, never throws', () => {
     expect(got).toBe(0);
     expect(() => pool.freeMany(Uint32Array.from(ptrs.slice(0, 5)))).not.toThrow();
     expect(pool.stats().outstanding).toBe(before.outstanding - 5);
+    // the freed slots are allocatable again, in bulk
+    const again = new Uint32Array(10);
+    expect(pool.allocMany(again)).toBe(5);
+    expect(new Set(again.subarray(0, 5))).toEqual(new Set(ptrs.slice(0, 5)));
+    expect(pool.stats()).toMatchObject({ outstanding: before.outstanding, failures: before.failures + 2 });
   });
 });
 
@@ -267,28 +279,49 @@ describe('allocMany / freeMany', () => {
   });
 
   describe('is all or nothing', () => {
-    type Case = { name: string; bad: (ctx: { pool: SlabPool; other: SlabPool; live: number[]; freed: number }) => number; rule?: string };
+    type Ctx = { pool: SlabPool; live: number[]; freed: number; otherObj: number };
+    type Case = { name: string; bad: (ctx: Ctx) => number; rule?: string };
     const cases: Case[] = [
       { name: 'an already freed object', bad: (c) => c.freed, rule: 'ALT-POOL' },
       { name: 'NULL', bad: () => 0 },
       { name: 'a forged number', bad: () => 12345 },
       { name: 'a huge forged number', bad: () => 0xfffffff8 },
       { name: 'an interior pointer', bad: (c) => c.live[0]! + 8 },
-      { name: 'an object of another SlabPool', bad: (c) => c.other.alloc() },
+      { name: 'an object of another SlabPool', bad: (c) => c.otherObj },
       { name: 'the pool handle', bad: (c) => c.pool.handle },
+      { name: 'a duplicate', bad: (c) => c.live[2]! },
     ];
-    for (const batchKind of ['plain array', 'u32Batch'] as const) {
+    type Kind = 'plain array' | 'u32Batch' | 'plain array, budget spent (no scratch memory)';
+    const kinds: Kind[] = ['plain array', 'u32Batch', 'plain array, budget spent (no scratch memory)'];
+
+    /** A pool with 6 live objects and one freed one, another pool with one object. */
+    function env(kind: Kind) {
+      const r = kind === 'plain array' || kind === 'u32Batch' ? rt : createRuntimeSync({ maxMemory: 64 * PAGE });
+      const pool = mustPool(r, 32);
+      const other = mustPool(r, 32);
+      const live: number[] = [];
+      for (let i = 0; i < 6; i++) live.push(pool.alloc());
+      const freed = pool.alloc();
+      pool.free(freed);
+      const otherObj = other.alloc();
+      const batch = kind === 'u32Batch' ? r.u32Batch(5) : undefined;
+      if (r !== rt) {
+        const filler = mustPool(r, 60000, { tag: 'Fill' });
+        while (filler.alloc() !== 0);
+        // and whatever pages are left outside the slabs, so no scratch array can be had
+        while (r.wasm.heapReserve(1024) >>> 0);
+        expect(r.wasm.heapReserve(256) >>> 0, 'the budget is spent').toBe(0);
+      }
+      return { pool, other, live, freed, otherObj, batch };
+    }
+
+    for (const kind of kinds) {
       for (const c of cases) {
-        it(`${c.name} at index 3 (${batchKind}) throws naming ptrs[3] and frees nothing`, () => {
-          const pool = mustPool(rt, 32);
-          const other = mustPool(rt, 32);
-          const live: number[] = [];
-          for (let i = 0; i < 6; i++) live.push(pool.alloc());
-          const freed = pool.alloc();
-          pool.free(freed);
-          const bad = c.bad({ pool, other, live, freed });
+        it(`${c.name} at index 3 (${kind}) throws naming ptrs[3] and frees nothing`, () => {
+          const { pool, other, live, freed, otherObj, batch } = env(kind);
+          const bad = c.bad({ pool, live, freed, otherObj });
           const list = [live[1]!, live[2]!, live[3]!, bad, live[4]!];
-          const arr = batchKind === 'u32Batch' ? rt.u32Batch(list.length) : new Uint32Array(list.length);
+          const arr = batch ?? new Uint32Array(list.length);
           arr.set(list);
           const before = pool.stats();
           const otherBefore = other.stats();
@@ -296,6 +329,7 @@ describe('allocMany / freeMany', () => {
           expect(e.argument).toBe('ptrs[3]');
           expect(e.message).toContain('ptrs[3]');
           expect(e.function).toBe('SlabPool.freeMany');
+          expect(e.code).toBe(BUGCODE_BAD_POOL_CALLER);
           if (c.rule) expect(e.rule).toBe(c.rule);
           expect(pool.stats()).toEqual(before);
           expect(other.stats()).toEqual(otherBefore);
@@ -303,21 +337,18 @@ describe('allocMany / freeMany', () => {
           for (const p of live) pool.free(p);
           for (const p of live) bugCheck(() => pool.free(p));
           expect(pool.stats().outstanding).toBe(0);
+          other.free(otherObj);
         });
       }
-      it(`a duplicate in the list (${batchKind}) throws naming the second occurrence and frees nothing`, () => {
-        const pool = mustPool(rt, 40);
-        const live = [pool.alloc(), pool.alloc(), pool.alloc(), pool.alloc()];
-        const list = [live[0]!, live[1]!, live[2]!, live[1]!, live[3]!];
-        const arr = batchKind === 'u32Batch' ? rt.u32Batch(list.length) : new Uint32Array(list.length);
-        arr.set(list);
-        const before = pool.stats();
-        const e = bugCheck(() => pool.freeMany(arr));
-        expect(e.argument).toBe('ptrs[3]');
-        expect(e.message).toContain('ptrs[3]');
-        expect(e.code).toBe(BUGCODE_BAD_POOL_CALLER);
-        expect(pool.stats()).toEqual(before);
-        for (const p of live) pool.free(p);
+      it(`a valid list (${kind}) frees all, and with a count only the first entries`, () => {
+        const { pool, live, batch } = env(kind);
+        const arr = batch ?? new Uint32Array(5);
+        arr.set(live.slice(0, 5));
+        pool.freeMany(arr, 2);
+        expect(pool.stats().outstanding).toBe(4);
+        arr.set([live[2]!, live[3]!, live[4]!, live[5]!, 0xdeadbeef]);
+        pool.freeMany(arr, 4);
+        expect(pool.stats()).toMatchObject({ outstanding: 0, frees: 7 });
         for (const p of live) bugCheck(() => pool.free(p));
       });
     }
@@ -424,14 +455,14 @@ describe('SlabPool.free misuse throws NdisBugCheck and changes nothing', () => {
   it('handles and NDIS objects are not SlabPool objects', () => {
     const { pool, live } = setup();
     const nbp = nbPool(rt, 64);
-    const nb = rt.NdisAllocateNetBufferMdlAndData(nbp);
+    const nb = loose(rt).NdisAllocateNetBufferMdlAndData(nbp);
     expect(nb).not.toBe(0);
     const before = pool.stats();
     expect(bugCheck(() => pool.free(nb)).message).toMatch(/NET_BUFFER/);
     expect(bugCheck(() => pool.free(nbp)).message).toMatch(/NET_BUFFER pool handle/);
     expect(bugCheck(() => pool.free(pool.handle)).message).toMatch(/SlabPool handle/);
     expect(bugCheck(() => pool.bytes(nb)).message).toMatch(/NET_BUFFER/);
-    rt.NdisFreeNetBuffer(nb);
+    loose(rt).NdisFreeNetBuffer(nb);
     expectUnchanged(pool, live, before);
   });
 });
@@ -524,6 +555,27 @@ describe('object sizes', () => {
     pool.free(ptrs[0]!);
     pool.free(ptrs[2]!);
     expect(pool.stats()).toMatchObject({ outstanding: 0, frees: 3 });
+  });
+
+  it('objectSize 300000 in bulk: allocMany / freeMany, all or nothing', () => {
+    const size = 300000;
+    const pool = mustPool(rt, size);
+    const out = new Uint32Array(6);
+    expect(pool.allocMany(out)).toBe(6);
+    const ptrs = Array.from(out);
+    expectDisjoint(ptrs, size);
+    ptrs.forEach((p, i) => pool.bytes(p).fill(i + 1, size - 16));
+    const before = pool.stats();
+    for (const bad of [ptrs[2]! + PAGE, ptrs[2]! + 8, ptrs[0]!]) {
+      const e = bugCheck(() => pool.freeMany(Uint32Array.from([ptrs[0]!, ptrs[1]!, bad])));
+      expect(e.argument).toBe('ptrs[2]');
+      expect(pool.stats()).toEqual(before);
+    }
+    pool.freeMany(out, 3);
+    expect(pool.stats()).toMatchObject({ outstanding: 3, slabs: 3 });
+    ptrs.slice(3).forEach((p, i) => expect(pool.bytes(p).subarray(size - 16).every((v) => v === i + 4)).toBe(true));
+    pool.freeMany(out.subarray(3));
+    expect(pool.stats()).toMatchObject({ outstanding: 0, slabs: 0 });
   });
 
   // PoolStats.slabBytes is documented as "Bytes of linear memory the pool's slabs cover".

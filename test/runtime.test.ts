@@ -6,6 +6,12 @@ import { describe, it, expect } from 'vitest';
 import { createRuntime, createRuntimeSync, NdisRuntime, type NdisRuntime as Rt } from '../build/ts/runtime.js';
 import { NdisBugCheck, RULE_P1 } from '../build/ts/errors.js';
 
+/** The NDIS methods with plain-number pointers: these tests pass raw and forged addresses on purpose. */
+type Num<T> = T extends number ? number : T;
+type LooseFn<F> = F extends (...a: infer A) => infer R ? (...a: { [I in keyof A]: Num<A[I]> }) => Num<R> : F;
+type LooseRt = { [K in keyof NdisRuntime]: LooseFn<NdisRuntime[K]> };
+const loose = (r: NdisRuntime) => r as unknown as LooseRt;
+
 const PAGE = 65536;
 const MiB = 1 << 20;
 
@@ -32,7 +38,7 @@ async function bugCheckAsync(p: Promise<unknown>): Promise<NdisBugCheck> {
 }
 
 function nbPool(rt: Rt, dataSize: number, tag = 0x41424344): number {
-  const h = rt.NdisAllocateNetBufferPool(0, { Header: { Type: 0x80, Revision: 1, Size: 12 }, PoolTag: tag, DataSize: dataSize });
+  const h = loose(rt).NdisAllocateNetBufferPool(0, { Header: { Type: 0x80, Revision: 1, Size: 12 }, PoolTag: tag, DataSize: dataSize });
   expect(h).not.toBe(0);
   return h;
 }
@@ -73,6 +79,12 @@ describe('createRuntime / createRuntimeSync', () => {
     const b = createRuntimeSync({ maxMemory: 2 ** 32 });
     expect(b.maxMemory).toBe(2 ** 32);
     expect(createRuntimeSync({ verifier: false }).verifier).toBe(false);
+    const c = await createRuntime({ sharedMemory: false });
+    expect(c.sharedMemory).toBe(false);
+    expect(c.memory.buffer).toBeInstanceOf(ArrayBuffer);
+    const pool = c.createSlabPool({ objectSize: 8 })!;
+    pool.free(pool.alloc());
+    expect(pool.stats().frees).toBe(1);
   });
 
   it('runtimes are isolated: own memory, own pools, own counters', async () => {
@@ -116,13 +128,13 @@ describe('createRuntime / createRuntimeSync', () => {
 
     const nbpA = nbPool(a, 100);
     const nbs: number[] = [];
-    for (let i = 0; i < 2000; i++) nbs.push(a.NdisAllocateNetBufferMdlAndData(nbpA));
+    for (let i = 0; i < 2000; i++) nbs.push(loose(a).NdisAllocateNetBufferMdlAndData(nbpA));
     const nbForeign = nbs[1999]!;
-    bugCheck(() => b.NdisFreeNetBuffer(nbForeign));
-    bugCheck(() => b.NET_BUFFER_DATA_LENGTH(nbForeign));
-    bugCheck(() => b.NdisFreeNetBufferPool(nbpA + 5 * MiB));
-    expect(a.NET_BUFFER_DATA_LENGTH(nbForeign)).toBe(100);
-    a.NdisFreeNetBuffer(nbForeign);
+    bugCheck(() => loose(b).NdisFreeNetBuffer(nbForeign));
+    bugCheck(() => loose(b).NET_BUFFER_DATA_LENGTH(nbForeign));
+    bugCheck(() => loose(b).NdisFreeNetBufferPool(nbpA + 5 * MiB));
+    expect(loose(a).NET_BUFFER_DATA_LENGTH(nbForeign)).toBe(100);
+    loose(a).NdisFreeNetBuffer(nbForeign);
   });
 
   it("a batch of one runtime is a plain array to another's pool (copy path, still correct)", () => {
@@ -173,10 +185,11 @@ describe('option validation (NdisBugCheck PARAM)', () => {
     expect((await bugCheckAsync(createRuntime('big' as never))).rule).toBe('PARAM');
   });
 
-  // Every maxMemory the validation accepts (>= 4 pages) must give a runtime, or the validation
-  // must reject it as PARAM: never a plain Error from deep inside.
-  it('maxMemory between 4 pages and the runtime minimum is a runtime or a PARAM bug check', () => {
-    for (const pages of [4, 5, 6]) {
+  // Every maxMemory the validation accepts must give a usable runtime, or the validation must
+  // reject it as PARAM: never a plain Error from deep inside.
+  it('small budgets near the minimum give a usable runtime or a PARAM bug check', () => {
+    let smallest = 0;
+    for (let pages = 4; pages <= 24; pages++) {
       let err: unknown;
       let rt: Rt | undefined;
       try {
@@ -185,12 +198,19 @@ describe('option validation (NdisBugCheck PARAM)', () => {
         err = e;
       }
       if (err === undefined) {
+        smallest ||= pages;
         expect(rt!.maxMemory).toBe(pages * PAGE);
+        const pool = rt!.createSlabPool({ objectSize: 16 });
+        expect(pool, `${pages} pages: no room for a SlabPool`).not.toBeNull();
+        expect(pool!.alloc(), `${pages} pages: no room for one 16-byte object`).not.toBe(0);
+        expect(rt!.memoryUsage().memoryBytes).toBeLessThanOrEqual(pages * PAGE);
       } else {
         expect(err, `maxMemory ${pages} pages: ${String(err)}`).toBeInstanceOf(NdisBugCheck);
         expect((err as NdisBugCheck).rule).toBe('PARAM');
+        expect(smallest, `${pages} pages rejected although ${smallest} pages were accepted`).toBe(0);
       }
     }
+    expect(smallest).toBeGreaterThan(0);
   });
 });
 
@@ -348,11 +368,11 @@ describe.each([
     expect(pool.stats().outstanding).toBe(50);
     // NDIS accessors on objects above the old end
     const nbp = nbPool(rt, 1500);
-    const nb = rt.NdisAllocateNetBufferMdlAndData(nbp);
+    const nb = loose(rt).NdisAllocateNetBufferMdlAndData(nbp);
     expect(nb).toBeGreaterThan(size0);
-    expect(rt.NET_BUFFER_DATA_LENGTH(nb)).toBe(1500);
-    expect(rt.MmGetMdlByteCount(rt.NET_BUFFER_FIRST_MDL(nb))).toBe(1500);
-    rt.NdisFreeNetBuffer(nb);
+    expect(loose(rt).NET_BUFFER_DATA_LENGTH(nb)).toBe(1500);
+    expect(loose(rt).MmGetMdlByteCount(loose(rt).NET_BUFFER_FIRST_MDL(nb))).toBe(1500);
+    loose(rt).NdisFreeNetBuffer(nb);
     expect(rt.poolmon().find((r) => r.tag === 'Grow')?.outstanding).toBe(grown.length);
   });
 
@@ -401,6 +421,25 @@ describe.each([
       expect(pool.stats()).toMatchObject({ allocs: 8, frees: 8 });
     } else {
       expect(batch.length).toBe(0); // detached, like any view
+      // Using it is a mistake, but one the library must report as a bug check (D6), not as a
+      // TypeError from inside src/.
+      for (const [name, use] of [
+        ['allocMany', () => pool.allocMany(batch)],
+        ['freeMany', () => pool.freeMany(batch)],
+      ] as const) {
+        let err: unknown;
+        try {
+          use();
+        } catch (e) {
+          err = e;
+        }
+        if (err !== undefined) expect(err, `${name} on a detached batch: ${String(err)}`).toBeInstanceOf(NdisBugCheck);
+      }
+      expect(pool.stats()).toMatchObject({ outstanding: 0, frees: 0 });
+      // a batch taken now works
+      const fresh = rt.u32Batch(8);
+      expect(pool.allocMany(fresh)).toBe(8);
+      pool.freeMany(fresh);
     }
   });
 
@@ -410,10 +449,10 @@ describe.each([
     pool.free(pool.alloc());
     grow(rt, 32 * MiB);
     const nbp = nbPool(rt, 100);
-    const nb = rt.NdisAllocateNetBufferMdlAndData(nbp);
+    const nb = loose(rt).NdisAllocateNetBufferMdlAndData(nbp);
     // WRONG_KIND: the message names what the pointer is
     expect(bugCheck(() => pool.free(nb)).message).toMatch(/is a NET_BUFFER,/);
     // POOL-4: the message quotes the pool's DataSize
-    expect(bugCheck(() => rt.NdisAllocateNetBuffer(nbp, 0, 0, 0)).message).toMatch(/DataSize 100/);
+    expect(bugCheck(() => loose(rt).NdisAllocateNetBuffer(nbp, 0, 0, 0)).message).toMatch(/DataSize 100/);
   });
 });
