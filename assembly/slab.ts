@@ -305,12 +305,45 @@ export function poolAllocSlow(pool: usize, size: u32): usize {
   return popFrom(pool, slab, sU32(slab, SL_FREE_TOP));
 }
 
-/** Allocates `n` objects into the u32 array at `out`. Returns how many were allocated. */
+/**
+ * Allocates `n` objects into the u32 array at `out`. Returns how many were allocated (fewer
+ * only at the pool limit or the memory budget). Pops whole runs from the current slab and
+ * updates the counters once per run, not once per object.
+ */
 export function poolAllocMany(pool: usize, out: usize, n: u32): u32 {
-  for (let i: u32 = 0; i < n; i++) {
-    let p = poolAlloc(pool);
-    if (p == 0) return i;
-    store<u32>(out + (<usize>i << 2), <u32>p);
+  let i: u32 = 0;
+  while (i < n) {
+    let slab = <usize>pU32(pool, P_CURRENT);
+    let top = slab != 0 ? sU32(slab, SL_FREE_TOP) : 0;
+    let outstanding = pU32(pool, P_OUTSTANDING);
+    let room = pU32(pool, P_MAX_OUT) - outstanding; // outstanding <= max always
+    let k = min<u32>(min<u32>(n - i, top), room);
+    if (k == 0) {
+      // Current slab empty (or the limit reached): the slow path refills or fails.
+      let p = poolAllocSlow(pool, 0);
+      if (p == 0) return i;
+      store<u32>(out + (<usize>i << 2), <u32>p);
+      i++;
+      continue;
+    }
+    let cap = sU32(slab, SL_CAP);
+    let stack = stackBase(slab, cap);
+    let start = <usize>sU32(slab, SL_OBJ_START);
+    let size = sU32(slab, SL_OBJ_SIZE);
+    let dst = out + (<usize>i << 2);
+    for (let j: u32 = 0; j < k; j++) {
+      top--;
+      let idx = <u32>load<u16>(stack + (<usize>top << 1));
+      store<u8>(slab + SL_STATE + idx, ST_ALLOCATED);
+      store<u32>(dst + (<usize>j << 2), <u32>(start + <usize>idx * size));
+    }
+    sSet(slab, SL_FREE_TOP, top);
+    outstanding += k;
+    pSet(pool, P_OUTSTANDING, outstanding);
+    if (outstanding > pU32(pool, P_PEAK)) pSet(pool, P_PEAK, outstanding);
+    store<u64>(pool + P_ALLOCS, load<u64>(pool + P_ALLOCS) + k);
+    store<u64>(pool + P_BYTES, load<u64>(pool + P_BYTES) + <u64>k * size);
+    i += k;
   }
   return n;
 }
@@ -384,14 +417,20 @@ export function freeLookedUp(): void {
 // @ts-ignore: decorator
 @inline function freeAt(slab: usize, idx: u32): void {
   let pool = <usize>sU32(slab, SL_POOL);
+  pSet(pool, P_OUTSTANDING, pU32(pool, P_OUTSTANDING) - 1);
+  pInc64(pool, P_FREES);
+  store<u64>(pool + P_BYTES, load<u64>(pool + P_BYTES) - sU32(slab, SL_OBJ_SIZE));
+  pushFree(pool, slab, idx);
+}
+
+/** Returns object `idx` to its slab's free stack (counters are the caller's). */
+// @ts-ignore: decorator
+@inline function pushFree(pool: usize, slab: usize, idx: u32): void {
   store<u8>(slab + SL_STATE + idx, ST_FREE);
   let cap = sU32(slab, SL_CAP);
   let top = sU32(slab, SL_FREE_TOP);
   store<u16>(stackBase(slab, cap) + (<usize>top << 1), <u16>idx);
   sSet(slab, SL_FREE_TOP, top + 1);
-  pSet(pool, P_OUTSTANDING, pU32(pool, P_OUTSTANDING) - 1);
-  pInc64(pool, P_FREES);
-  store<u64>(pool + P_BYTES, load<u64>(pool + P_BYTES) - sU32(slab, SL_OBJ_SIZE));
   if (top + 1 == cap || top == 0) slabStateChanged(pool, slab, top + 1, cap);
 }
 
@@ -467,13 +506,19 @@ export function poolFreeMany(pool: usize, ptrs: usize, n: u32): u32 {
     }
     return err;
   }
+  let bytes: u64 = 0;
   for (let j: u32 = 0; j < n; j++) {
     let p = <usize>load<u32>(ptrs + (<usize>j << 2));
     let slab = slabOf(p);
     let off = <u32>(p - <usize>sU32(slab, SL_OBJ_START));
     let idx = <u32>((<u64>off * load<u64>(slab + SL_MAGIC)) >> MAGIC_SHIFT);
-    freeAt(slab, idx);
+    bytes += sU32(slab, SL_OBJ_SIZE);
+    pushFree(pool, slab, idx);
   }
+  // Counters once per call (every entry was checked to belong to `pool`).
+  pSet(pool, P_OUTSTANDING, pU32(pool, P_OUTSTANDING) - n);
+  store<u64>(pool + P_FREES, load<u64>(pool + P_FREES) + n);
+  store<u64>(pool + P_BYTES, load<u64>(pool + P_BYTES) - bytes);
   return E_OK;
 }
 

@@ -37,11 +37,16 @@ export class SlabPool {
   handle: number;
   readonly #rt: RuntimeCore;
   readonly #epoch: number;
+  // The two hot exports, held directly: one call each, no property chain.
+  readonly #spAlloc: (pool: number) => number;
+  readonly #spFree: (pool: number, ptr: number) => number;
 
   /** @internal use runtime.createSlabPool */
   constructor(rt: RuntimeCore, handle: number, objectSize: number, tag: number) {
     this.#rt = rt;
     this.#epoch = rt.epoch;
+    this.#spAlloc = rt.wasm.spAlloc;
+    this.#spFree = rt.wasm.spFree;
     this.handle = handle;
     this.objectSize = objectSize;
     this.tag = tag;
@@ -49,11 +54,13 @@ export class SlabPool {
 
   #live(fn: string): number {
     const h = this.handle;
-    if (h === 0 || this.#epoch !== this.#rt.epoch) {
-      throw new NdisBugCheck(`SlabPool.${fn}`, undefined, 'ALT-POOL', 0xc2, [0x07, 0, 0, h],
-        h === 0 ? 'the pool was destroyed' : 'the pool was freed by runtime.reset()');
-    }
+    if (h === 0 || this.#epoch !== this.#rt.epoch) this.#dead(fn);
     return h;
+  }
+
+  #dead(fn: string): never {
+    throw new NdisBugCheck(`SlabPool.${fn}`, undefined, 'ALT-POOL', 0xc2, [0x07, 0, 0, this.handle],
+      this.handle === 0 ? 'the pool was destroyed' : 'the pool was freed by runtime.reset()');
   }
 
   /**
@@ -61,7 +68,9 @@ export class SlabPool {
    * @returns its address, or 0 when `maxOutstanding` or the runtime's memory budget is reached.
    */
   alloc(): number {
-    return this.#rt.wasm.spAlloc(this.#live('alloc')) >>> 0;
+    const h = this.handle;
+    if (h === 0 || this.#epoch !== this.#rt.epoch) this.#dead('alloc');
+    return this.#spAlloc(h) >>> 0;
   }
 
   /**
@@ -70,10 +79,11 @@ export class SlabPool {
    *   foreign or interior pointer); nothing changes then.
    */
   free(ptr: number): void {
-    const h = this.#live('free');
-    if (!isU32(ptr)) throw badParam('SlabPool.free', 'ptr', ptr, 'an object address (u32)');
-    const e = this.#rt.wasm.spFree(h, ptr) >>> 0;
-    if (e !== E.OK) throw this.#rt.fail('SlabPool.free', e, ['ptr'], [ptr], 'an object of this pool', 'ALT-POOL');
+    const h = this.handle;
+    if (h === 0 || this.#epoch !== this.#rt.epoch) this.#dead('free');
+    if (ptr >>> 0 !== ptr) throw badParam('SlabPool.free', 'ptr', ptr, 'an object address (u32)');
+    const e = this.#spFree(h, ptr);
+    if (e !== E.OK) throw this.#rt.fail('SlabPool.free', e >>> 0, ['ptr'], [ptr], 'an object of this pool', 'ALT-POOL');
   }
 
   /**
