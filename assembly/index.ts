@@ -13,6 +13,7 @@ import {
   ROOT_MEM_POOLS, UNIT_SHIFT, SL_POOL, SL_STATE, SL_OBJ_START, SL_OBJ_SIZE, SL_CAP,
   ROOT_PROTOCOLS, ROOT_TAG_SETS, TS_KIND, TS_TAG, TS_R_ALLOCS, TS_R_FREES, TS_R_FAILURES,
   TS_R_PEAK, TS_R_POOLS, P_UNITS,
+  NBL_NEXT, NBL_FIRST_NB, NBL_CONTEXT, NBL_PARENT, NBL_NDIS_POOL_HANDLE, NBL_NDIS_RESERVED, NBL_PROTOCOL_RESERVED, NBL_MINIPORT_RESERVED, NBL_SCRATCH, NBL_SOURCE_HANDLE, NBL_NBL_FLAGS, NBL_CHILD_REF_COUNT, NBL_FLAGS, NBL_STATUS, NBL_INFO, NBL_INFO_COUNT, NBL_INFO_PROTOCOL_ID, NBL_SIZE, NBLC_NEXT, NBLC_SIZE, NBLC_OFFSET, NBLC_DATA, ROOT_NBL_POOLS,
 } from "./layout";
 import { pagesInit, heapReserve, memoryBytes, unitsOwned, unitsFreeCount, maxPagesGet, R_ROOTS } from "./pages";
 import {
@@ -27,6 +28,14 @@ export {
   nbPoolCreate, nbPoolFree, nbAllocate, nbAllocateMdlAndData, nbFree, nbPool, nbCheck,
   nbAdjustCurrent, chainCheck, rangeCheck, slabPoolCreate, slabPoolDestroy, classSize, sizeClass,
 } from "./netbuf";
+export {
+  nblPoolCreate, nblPoolFree, nblAllocate, nblAllocateWithNb, nblFree, nblPool, nblCheck,
+  nblFreeChain, nblCountChain, nbCountChain, ctxAllocate, ctxFree,
+} from "./nbl";
+export { preallocNb, embeddedMdl } from "./embedded";
+import { gResult } from "./nbl";
+/** Result of the last chain call (a count). */
+export function lastResult(): u32 { return gResult; }
 export { memoryBytes, unitsOwned, unitsFreeCount, maxPagesGet, heapReserve };
 export { poolSetMax, liveObjects, liveNext };
 
@@ -140,6 +149,29 @@ export function layout(which: u32): u32 {
     case 62: return TS_R_PEAK;
     case 63: return TS_R_POOLS;
     case 64: return P_UNITS;
+    case 65: return NBL_NEXT;
+    case 66: return NBL_FIRST_NB;
+    case 67: return NBL_CONTEXT;
+    case 68: return NBL_PARENT;
+    case 69: return NBL_NDIS_POOL_HANDLE;
+    case 70: return NBL_NDIS_RESERVED;
+    case 71: return NBL_PROTOCOL_RESERVED;
+    case 72: return NBL_MINIPORT_RESERVED;
+    case 73: return NBL_SCRATCH;
+    case 74: return NBL_SOURCE_HANDLE;
+    case 75: return NBL_NBL_FLAGS;
+    case 76: return NBL_CHILD_REF_COUNT;
+    case 77: return NBL_FLAGS;
+    case 78: return NBL_STATUS;
+    case 79: return NBL_INFO;
+    case 80: return NBL_INFO_COUNT;
+    case 81: return NBL_INFO_PROTOCOL_ID;
+    case 82: return NBL_SIZE;
+    case 83: return NBLC_NEXT;
+    case 84: return NBLC_SIZE;
+    case 85: return NBLC_OFFSET;
+    case 86: return NBLC_DATA;
+    case 87: return ROOT_NBL_POOLS;
   }
   return 0xFFFFFFFF;
 }

@@ -380,6 +380,10 @@
 @inline export const K_GENERIC: u32 = 13;     // objects: NDIS_GENERIC_OBJECTs (handles)
 // @ts-ignore: decorator
 @inline export const K_MDL: u32 = 14;         // objects: MDLs from NdisAllocateMdl
+// @ts-ignore: decorator
+@inline export const K_NBL_POOL: u32 = 6;     // objects: NBL pool descriptors (NBL pool handles)
+// @ts-ignore: decorator
+@inline export const K_NBL: u32 = 15;         // objects: NET_BUFFER_LISTs (+ context, NB, MDL, data)
 
 // ---------------------------------------------------------------------------------------------
 // Tag set (one per (kind, tag) of variable-size memory; internal)
@@ -481,6 +485,28 @@
 /** A buffer range that is not inside one live allocation. */
 // @ts-ignore: decorator
 @inline export const E_BAD_RANGE: u32 = 47;
+/** POOL-2: a ProtocolId above NDIS_PROTOCOL_ID_MAX, or non-zero from a caller that is not a protocol. */
+// @ts-ignore: decorator
+@inline export const E_POOL2: u32 = 48;
+/** POOL-3: NdisAllocateNetBufferAndNetBufferList on a pool without fAllocateNetBuffer or with DataSize. */
+// @ts-ignore: decorator
+@inline export const E_POOL3: u32 = 49;
+/** NBL-FREE-2: a context added by NdisAllocateNetBufferListContext is still there, or the caller
+ *  frees context space that came with the NBL's allocation. */
+// @ts-ignore: decorator
+@inline export const E_NBL_FREE2: u32 = 50;
+/** NBL-FREE-1: a NET_BUFFER preallocated with an NBL passed to NdisFreeNetBuffer. */
+// @ts-ignore: decorator
+@inline export const E_NBL_FREE1: u32 = 51;
+/** Not an error: an allocation inside the call failed (NDIS_STATUS_RESOURCES). */
+// @ts-ignore: decorator
+@inline export const E_RESOURCES: u32 = 52;
+/** CTX-ALIGN / context underflow: freeing more context space than the NBL has in use. */
+// @ts-ignore: decorator
+@inline export const E_CTX_RANGE: u32 = 53;
+/** A Next-linked NBL chain that loops back on itself. */
+// @ts-ignore: decorator
+@inline export const E_NBL_LOOP: u32 = 54;
 
 // ---------------------------------------------------------------------------------------------
 // Root pools (static descriptors in the runtime root block)
@@ -498,10 +524,87 @@
 // @ts-ignore: decorator
 @inline export const ROOT_MDLS: u32 = 5;
 // @ts-ignore: decorator
-@inline export const ROOT_COUNT: u32 = 6;
+@inline export const ROOT_NBL_POOLS: u32 = 6;
+// @ts-ignore: decorator
+@inline export const ROOT_COUNT: u32 = 7;
 /** Pool tag of the runtime's MDL pool ('Mdl ' in memory order). */
 // @ts-ignore: decorator
 @inline export const TAG_MDL: u32 = 0x206c644d;
 /** Pool tag of internal records ('Ndis'). */
 // @ts-ignore: decorator
 @inline export const TAG_NDIS: u32 = 0x7369644e;
+
+// ---------------------------------------------------------------------------------------------
+// NET_BUFFER_LIST (DESIGN D4: the x64 field order with 32-bit natural alignment, 13 info slots;
+// NdisReserved is MEMORY_ALLOCATION_ALIGNMENT-aligned as in the header)
+//
+//   0x00 Next                  NET_BUFFER_LIST*
+//   0x04 FirstNetBuffer        NET_BUFFER*
+//   0x08 Context               NET_BUFFER_LIST_CONTEXT*
+//   0x0C ParentNetBufferList   NET_BUFFER_LIST*
+//   0x10 NdisPoolHandle        NDIS_HANDLE
+//   0x14 (pad)
+//   0x18 NdisReserved[2]       PVOID
+//   0x20 ProtocolReserved[4]   PVOID
+//   0x30 MiniportReserved[2]   PVOID
+//   0x38 Scratch               PVOID
+//   0x3C SourceHandle          NDIS_HANDLE
+//   0x40 NblFlags              ULONG
+//   0x44 ChildRefCount         LONG
+//   0x48 Flags                 ULONG
+//   0x4C Status                NDIS_STATUS
+//   0x50 NetBufferListInfo[13] PVOID
+//   0x84 (pad) -- size 0x88
+//
+// NET_BUFFER_LIST_CONTEXT (x86): 0 Next, 4 Size (USHORT), 6 Offset (USHORT), 8 ContextData[]
+//
+// One NBL slab object: NBL, then (pool ContextSize > 0) its context block of 8 + ContextSize,
+// then (fAllocateNetBuffer) the NET_BUFFER, then (DataSize > 0) its MDL (padded to 0x20) and data.
+// ---------------------------------------------------------------------------------------------
+// @ts-ignore: decorator
+@inline export const NBL_NEXT: u32 = 0x00;
+// @ts-ignore: decorator
+@inline export const NBL_FIRST_NB: u32 = 0x04;
+// @ts-ignore: decorator
+@inline export const NBL_CONTEXT: u32 = 0x08;
+// @ts-ignore: decorator
+@inline export const NBL_PARENT: u32 = 0x0c;
+// @ts-ignore: decorator
+@inline export const NBL_NDIS_POOL_HANDLE: u32 = 0x10;
+// @ts-ignore: decorator
+@inline export const NBL_NDIS_RESERVED: u32 = 0x18;
+// @ts-ignore: decorator
+@inline export const NBL_PROTOCOL_RESERVED: u32 = 0x20;
+// @ts-ignore: decorator
+@inline export const NBL_MINIPORT_RESERVED: u32 = 0x30;
+// @ts-ignore: decorator
+@inline export const NBL_SCRATCH: u32 = 0x38;
+// @ts-ignore: decorator
+@inline export const NBL_SOURCE_HANDLE: u32 = 0x3c;
+// @ts-ignore: decorator
+@inline export const NBL_NBL_FLAGS: u32 = 0x40;
+// @ts-ignore: decorator
+@inline export const NBL_CHILD_REF_COUNT: u32 = 0x44;
+// @ts-ignore: decorator
+@inline export const NBL_FLAGS: u32 = 0x48;
+// @ts-ignore: decorator
+@inline export const NBL_STATUS: u32 = 0x4c;
+// @ts-ignore: decorator
+@inline export const NBL_INFO: u32 = 0x50;
+/** MaxNetBufferListInfo in the NDIS 6.0 (Vista) layout the library emulates. */
+// @ts-ignore: decorator
+@inline export const NBL_INFO_COUNT: u32 = 13;
+/** NetBufferListInfo index of the protocol ID (NetBufferListProtocolId = NetBufferListFrameType). */
+// @ts-ignore: decorator
+@inline export const NBL_INFO_PROTOCOL_ID: u32 = 7;
+// @ts-ignore: decorator
+@inline export const NBL_SIZE: u32 = 0x88;
+
+// @ts-ignore: decorator
+@inline export const NBLC_NEXT: u32 = 0;
+// @ts-ignore: decorator
+@inline export const NBLC_SIZE: u32 = 4;
+// @ts-ignore: decorator
+@inline export const NBLC_OFFSET: u32 = 6;
+// @ts-ignore: decorator
+@inline export const NBLC_DATA: u32 = 8;

@@ -8,6 +8,7 @@ import {
   E_OK, E_NOT_OURS, E_WRONG_KIND, E_NOT_ALLOCATED, ARG_SHIFT, SL_POOL, P_REQ_SIZE,
   E_POOL4, E_NB_ARGS, E_NB_RANGE, E_POOL5, E_POOL6, E_WRONG_TAG, E_MDL_LOOP, E_BAD_RANGE,
   K_NB_POOL, K_SLAB_POOL, K_MEM_POOL, K_TAG_SET, K_PROTOCOL, K_NB, K_SLAB_OBJ, K_MEMORY, K_GENERIC, K_MDL,
+  K_NBL_POOL, K_NBL, ROOT_NBL_POOLS, E_NBL_FREE1,
   ROOT_NB_POOLS, ROOT_SLAB_POOLS, ROOT_MEM_POOLS, ROOT_TAG_SETS, ROOT_PROTOCOLS, ROOT_MDLS, ROOT_COUNT,
   TAG_MDL, TAG_NDIS, PF_ROOT, PF_LARGE, POOL_DESC_SIZE,
   P_KIND, P_TAG, P_OWNER, P_OUTSTANDING, P_USER0, P_USER1, P_MAX_OUT,
@@ -23,6 +24,7 @@ import {
   TS_R_ALLOCS, TS_R_FREES, TS_R_FAILURES, TS_R_PEAK, TS_R_POOLS, P_ALLOCS, P_FREES, P_FAILURES, P_PEAK,
 } from "./layout";
 import { rootU32, rootSetU32, R_TAG_SETS, R_SERIAL, unitsResetAll, slabOf } from "./pages";
+import { preallocNb, nbLive, embeddedMdl } from "./embedded";
 import {
   poolInit, poolAlloc, poolAllocSlow, poolRelease, lookup, lookedUpPool, lookedUpAux,
   freeLookedUp, containing, root, pU32, pSet, sU32, gErrPtr, gErrDetail,
@@ -33,7 +35,7 @@ import {
 @inline const GENERIC_OBJECT_HEADER_TYPE: u8 = 0x80;
 
 // @ts-ignore: decorator
-@inline function argErr(arg: u32, e: u32): u32 { return (arg << ARG_SHIFT) | e; }
+@inline export function argErr(arg: u32, e: u32): u32 { return (arg << ARG_SHIFT) | e; }
 
 // ---------------------------------------------------------------------------------------------
 // Runtime set-up
@@ -51,6 +53,7 @@ export function rootsInit(): void {
   poolInit(root(ROOT_PROTOCOLS), K_PROTOCOL, TAG_NDIS, PROT_SIZE, 1, PF_ROOT, 0);
   // MDLs carry one side word: the handle that allocated them.
   poolInit(root(ROOT_MDLS), K_MDL, TAG_MDL, MDL_SIZE, 1, PF_ROOT, 0);
+  poolInit(root(ROOT_NBL_POOLS), K_NBL_POOL, TAG_NDIS, POOL_DESC_SIZE, 0, PF_ROOT, 0);
 }
 
 /** Frees everything: every slab returns to the page source, every handle becomes invalid. */
@@ -73,7 +76,7 @@ export function rootBytes(): u32 {
  * or generic-object handle. Returns E_OK and the address of its owned-pools counter in gOwnerAux.
  */
 export let gOwnerAux: usize = 0;
-function ownerCheck(h: usize, arg: u32, optional: bool): u32 {
+export function ownerCheck(h: usize, arg: u32, optional: bool): u32 {
   gOwnerAux = 0;
   if (h == 0) return optional ? E_OK : argErr(arg, E_NOT_OURS);
   let e = lookup(h, 0);
@@ -85,7 +88,7 @@ function ownerCheck(h: usize, arg: u32, optional: bool): u32 {
 }
 
 // @ts-ignore: decorator
-@inline function ownerAdd(h: usize, delta: i32): void {
+@inline export function ownerAdd(h: usize, delta: i32): void {
   if (h == 0) return;
   if (lookup(h, 0) == E_OK) {
     let a = lookedUpAux(0);
@@ -185,7 +188,7 @@ function tagSetFind(kind: u32, tag: u32, create: bool): usize {
  * Adds a pool's counters to its (kind, tag) set before the pool is destroyed, so per-tag
  * statistics outlive the pool (as poolmon's do). Statistics only: dropped if out of memory.
  */
-function retire(pool: usize): void {
+export function retire(pool: usize): void {
   let set = tagSetFind(pU32(pool, P_KIND), pU32(pool, P_TAG), true);
   if (set == 0) return;
   store<u64>(set + TS_R_ALLOCS, load<u64>(set + TS_R_ALLOCS) + load<u64>(pool + P_ALLOCS));
@@ -201,7 +204,7 @@ function retire(pool: usize): void {
  * carry `auxWords` side words; word `lenWord` records `len` (the requested length, which the
  * MDL range check uses instead of the rounded slot size).
  */
-function memAlloc(kind: u32, tag: u32, len: u32, auxWords: u32, lenWord: u32): usize {
+export function memAlloc(kind: u32, tag: u32, len: u32, auxWords: u32, lenWord: u32): usize {
   if (len > 0xFFF00000) return 0; // more than a 32-bit address space can hold
   let set = tagSetFind(kind, tag, true);
   if (set == 0) return 0;
@@ -268,7 +271,7 @@ export function genericFree(obj: usize): u32 {
 // ---------------------------------------------------------------------------------------------
 
 /** Fills an MDL describing [va, va + len) of nonpaged memory. */
-function mdlInit(mdl: usize, va: usize, len: u32, extraFlags: u16): void {
+export function mdlInit(mdl: usize, va: usize, len: u32, extraFlags: u16): void {
   store<u32>(mdl + MDL_NEXT, 0);
   store<u16>(mdl + MDL_SIZE_FIELD, <u16>MDL_SIZE);
   store<u16>(mdl + MDL_FLAGS, MDL_SOURCE_IS_NONPAGED_POOL | MDL_MAPPED_TO_SYSTEM_VA | extraFlags);
@@ -293,7 +296,7 @@ export function rangeCheck(va: usize, len: u32): u32 {
   let length: u32;
   if (kind == K_MEMORY) length = load<u32>(lookedUpAux(0));
   else if (kind == K_GENERIC) length = load<u32>(lookedUpAux(1));
-  else if (kind == K_SLAB_OBJ || kind == K_NB) length = pU32(pool, P_REQ_SIZE);
+  else if (kind == K_SLAB_OBJ || kind == K_NB || kind == K_NBL) length = pU32(pool, P_REQ_SIZE);
   else return E_BAD_RANGE;
   if (<u64>va + len > <u64>start + length) return E_BAD_RANGE;
   return E_OK;
@@ -326,15 +329,11 @@ export function mdlFree(mdl: usize): u32 {
 export function mdlCheck(mdl: usize): u32 {
   let e = lookup(mdl, K_MDL);
   if (e == E_OK) return E_OK;
-  if (e == E_WRONG_KIND && mdl >= MDAT_MDL) {
-    // The MDL inside an MdlAndData NET_BUFFER: live with its NB, freed with it.
-    let slab = slabOf(mdl);
-    let pool = <usize>sU32(slab, SL_POOL);
-    if (pU32(pool, P_KIND) == K_NB && pU32(pool, P_USER0) != 0) {
-      let e2 = lookup(mdl - MDAT_MDL, K_NB);
-      if (e2 == E_OK) return E_OK;
-      if (e2 == E_NOT_ALLOCATED) { gErrPtr = mdl; return E_NOT_ALLOCATED; }
-    }
+  if (e == E_WRONG_KIND) {
+    // The MDL inside an MdlAndData NET_BUFFER or an NBL with data: live with its owner.
+    let e2 = embeddedMdl(mdl);
+    if (e2 == E_OK) return E_OK;
+    if (e2 == E_NOT_ALLOCATED) { gErrPtr = mdl; return E_NOT_ALLOCATED; }
   }
   gErrPtr = mdl;
   return e;
@@ -474,6 +473,7 @@ export function nbAllocateMdlAndData(h: usize): usize {
 /** NdisFreeNetBuffer. */
 export function nbFree(nb: usize): u32 {
   let e = lookup(nb, K_NB);
+  if (e == E_WRONG_KIND && preallocNb(nb) == E_OK) return E_NBL_FREE1;
   if (e != E_OK) return argErr(0, e);
   freeLookedUp();
   return E_OK;
@@ -481,15 +481,19 @@ export function nbFree(nb: usize): u32 {
 
 /** NdisGetPoolFromNetBuffer: the pool that owns the slab (authoritative), or an error. */
 export function nbPool(nb: usize): usize {
-  let e = lookup(nb, K_NB);
+  let e = nbLive(nb);
   if (e != E_OK) return argErr(0, e);
-  return lookedUpPool();
+  return slabPoolOf(nb); // the NB pool, or the NBL pool of a preallocated NB
 }
 
-/** Checks a live NB (argument `arg`) for the accessors. */
+/** The pool owning the slab of a live object (NB pool, or NBL pool for a preallocated NB). */
+function slabPoolOf(p: usize): usize {
+  return <usize>sU32(slabOf(p), SL_POOL);
+}
+
+/** Checks a live NB (a pool NB or an NBL's preallocated NB) for the accessors. */
 export function nbCheck(nb: usize): u32 {
-  let e = lookup(nb, K_NB);
-  return e;
+  return nbLive(nb);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -51,6 +51,21 @@ export interface WasmExports {
   chainCheck(mdl: number): number;
   rangeCheck(va: number, len: number): number;
   classSize(c: number): number;
+  nblPoolCreate(owner: number, tag: number, dataSize: number, flags: number, packed: number): number;
+  nblPoolFree(h: number): number;
+  nblAllocate(h: number, ctxSize: number, ctxBackFill: number): number;
+  nblAllocateWithNb(h: number, ctxSize: number, ctxBackFill: number, mdl: number, off: number, len: number): number;
+  nblFree(nbl: number): number;
+  nblPool(nbl: number): number;
+  nblCheck(nbl: number): number;
+  nblFreeChain(head: number): number;
+  nblCountChain(head: number): number;
+  nbCountChain(head: number): number;
+  ctxAllocate(nbl: number, size: number, backFill: number, tag: number): number;
+  ctxFree(nbl: number, size: number): number;
+  preallocNb(nb: number): number;
+  embeddedMdl(mdl: number): number;
+  lastResult(): number;
   sizeClass(len: number): number;
   memoryBytes(): bigint;
   unitsOwned(): number;
@@ -133,6 +148,8 @@ const KIND_NAMES: Record<number, string> = {
   [KIND.MEMORY]: 'NdisAllocateMemoryWithTagPriority block',
   [KIND.GENERIC]: 'NDIS_GENERIC_OBJECT',
   [KIND.MDL]: 'MDL',
+  [KIND.NBL_POOL]: 'NET_BUFFER_LIST pool handle',
+  [KIND.NBL]: 'NET_BUFFER_LIST',
 };
 
 const TYPE_NAMES: Record<number, string> = {
@@ -141,6 +158,7 @@ const TYPE_NAMES: Record<number, string> = {
   [KIND.MEMORY]: 'Memory',
   [KIND.GENERIC]: 'GenericObject',
   [KIND.MDL]: 'MDL',
+  [KIND.NBL]: 'NBL',
 };
 
 /** The rule a use-after-free or double free of each kind of object breaks. */
@@ -152,6 +170,8 @@ const ALT_RULES: Record<number, RuleId> = {
   [KIND.SLAB_POOL]: 'ALT-POOL',
   [KIND.SLAB_OBJ]: 'ALT-POOL',
   [KIND.MEMORY]: 'ALT-MEM',
+  [KIND.NBL]: 'ALT-NBL',
+  [KIND.NBL_POOL]: 'ALT-POOL',
 };
 
 export function kindName(kind: number): string {
@@ -448,6 +468,22 @@ export class RuntimeCore {
           `'${tagToString(values[2]!)}' does not match the tag '${tagToString(detail)}' the memory at ${hexAddr(values[1]!)} was allocated with`);
       case E.MDL_LOOP:
         return ruleViolation(fn, 'MdlChain', 'NB-CONS', `${hexAddr(errPtr)} is an MDL chain that loops back on itself`, errPtr);
+      case E.POOL2:
+        return ruleViolation(fn, 'Parameters.ProtocolId', 'POOL-2', detail > 0x0f
+          ? `${detail} is above NDIS_PROTOCOL_ID_MAX (0x0F)`
+          : `${detail} is not NDIS_PROTOCOL_ID_DEFAULT: only a protocol driver's handle may create pools with a protocol ID`, detail);
+      case E.POOL3:
+        return ruleViolation(fn, argNames[0], 'POOL-3', `${hexAddr(values[0]!)} is a pool without fAllocateNetBuffer or with DataSize: NdisAllocateNetBufferAndNetBufferList needs fAllocateNetBuffer TRUE and DataSize 0`, values[0]!);
+      case E.NBL_FREE1:
+        return ruleViolation(fn, argNames[0], 'NBL-FREE-1', `${hexAddr(values[0]!)} is the NET_BUFFER preallocated with a NET_BUFFER_LIST: NdisFreeNetBufferList frees it`, values[0]!);
+      case E.NBL_FREE2:
+        return ruleViolation(fn, argNames[0], 'NBL-FREE-2', fn === 'NdisFreeNetBufferListContext'
+          ? `frees context space that came with the NET_BUFFER_LIST's allocation (only ${detail} byte(s) were added by NdisAllocateNetBufferListContext)`
+          : `${hexAddr(errPtr)} still has context added by NdisAllocateNetBufferListContext; free it with NdisFreeNetBufferListContext first`, errPtr, detail);
+      case E.CTX_RANGE:
+        return ruleViolation(fn, 'ContextSize', 'NBL-FREE-2', `${values[1]} is more context space than is in use (${detail} byte(s) in the current block)`, values[1]!, detail);
+      case E.NBL_LOOP:
+        return ruleViolation(fn, argNames[0], 'PARAM', `${hexAddr(values[0]!)} is a NET_BUFFER_LIST chain that loops back on itself (at ${hexAddr(errPtr)})`, values[0]!, errPtr);
       case E.BAD_RANGE:
         return ruleViolation(fn, 'VirtualAddress', 'PARAM', `${hexAddr(values[1]!)} + ${values[2]} is not inside one live allocation (nonpaged memory from this runtime)`, values[1]!, values[2]!);
     }
@@ -458,7 +494,7 @@ export class RuntimeCore {
 
   /** @internal Descriptors of every live pool (NB pools, SlabPools, memory classes, the MDL pool). */
   allPools(): number[] {
-    const out = [ROOT.NB_POOLS, ROOT.SLAB_POOLS, ROOT.MEM_POOLS].flatMap((r) => this.liveObjectsOf(r));
+    const out = [ROOT.NB_POOLS, ROOT.NBL_POOLS, ROOT.SLAB_POOLS, ROOT.MEM_POOLS].flatMap((r) => this.liveObjectsOf(r));
     out.push(this.wasm.rootPool(ROOT.MDLS) >>> 0); // the runtime's MDL pool
     return out;
   }

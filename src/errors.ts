@@ -25,11 +25,16 @@ const CODE_NAMES: Record<number, string> = {
 export const RULE_P1 = {
   PARAM: 0x00d00001,
   'POOL-1': 0x00d00011,
+  'POOL-2': 0x00d00012,
+  'POOL-3': 0x00d00013,
   'POOL-4': 0x00d00014,
   'POOL-5': 0x00d00015,
   'POOL-6': 0x00d00016,
   'NB-ARGS': 0x00d00020,
   'NB-CONS': 0x00d00021,
+  'NBL-FREE-1': 0x00d00030,
+  'NBL-FREE-2': 0x00d00031,
+  'CTX-ALIGN': 0x00d00032,
 } as const;
 
 export type RuleId =
@@ -41,6 +46,7 @@ export type RuleId =
   | 'ALT-GEN'
   | 'ALT-POOL'
   | 'ALT-MEM'
+  | 'ALT-NBL'
   | 'TAG';
 
 /** The error thrown for every misuse. State is exactly as before the call that threw. */

@@ -16,7 +16,13 @@ export {
 } from './errors.js';
 export * from './ndis/constants.js';
 export type { NDIS_PROTOCOL_DRIVER_CHARACTERISTICS, ProtocolHandler } from './ndis/handles.js';
-export { NB as NET_BUFFER_LAYOUT, MDL as MDL_LAYOUT, MDAT as MDL_AND_DATA_LAYOUT, GOBJ as NDIS_GENERIC_OBJECT_LAYOUT } from './ndis/layout.js';
+export {
+  type PNET_BUFFER_LIST, type NET_BUFFER_LIST_POOL_PARAMETERS,
+  NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1, NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_2,
+  NDIS_SIZEOF_NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1, NDIS_SIZEOF_NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_2,
+  NET_BUFFER_LIST_POOL_FLAG_VERIFY, NetBufferListProtocolId, NetBufferListFrameType, MaxNetBufferListInfo,
+} from './ndis/nbl.js';
+export { NBL as NET_BUFFER_LIST_LAYOUT, NBL_CONTEXT as NET_BUFFER_LIST_CONTEXT_LAYOUT, NB as NET_BUFFER_LAYOUT, MDL as MDL_LAYOUT, MDAT as MDL_AND_DATA_LAYOUT, GOBJ as NDIS_GENERIC_OBJECT_LAYOUT } from './ndis/layout.js';
 
 /** The runtime the package-level functions act on (ready on import). */
 export const defaultRuntime: NdisRuntime = await createRuntime();
@@ -57,3 +63,31 @@ export const NET_BUFFER_CURRENT_MDL_OFFSET_SET = rt.NET_BUFFER_CURRENT_MDL_OFFSE
 export const NET_BUFFER_DATA_LENGTH_SET = rt.NET_BUFFER_DATA_LENGTH_SET.bind(rt);
 export const NET_BUFFER_DATA_OFFSET_SET = rt.NET_BUFFER_DATA_OFFSET_SET.bind(rt);
 export const NET_BUFFER_CHECKSUM_BIAS_SET = rt.NET_BUFFER_CHECKSUM_BIAS_SET.bind(rt);
+export const NdisAllocateNetBufferListPool = rt.NdisAllocateNetBufferListPool.bind(rt);
+export const NdisFreeNetBufferListPool = rt.NdisFreeNetBufferListPool.bind(rt);
+export const NdisGetPoolFromNetBufferList = rt.NdisGetPoolFromNetBufferList.bind(rt);
+export const NdisAllocateNetBufferList = rt.NdisAllocateNetBufferList.bind(rt);
+export const NdisFreeNetBufferList = rt.NdisFreeNetBufferList.bind(rt);
+export const NdisAllocateNetBufferListContext = rt.NdisAllocateNetBufferListContext.bind(rt);
+export const NdisFreeNetBufferListContext = rt.NdisFreeNetBufferListContext.bind(rt);
+export const NET_BUFFER_LIST_CONTEXT_DATA_START = rt.NET_BUFFER_LIST_CONTEXT_DATA_START.bind(rt);
+export const NET_BUFFER_LIST_CONTEXT_DATA_SIZE = rt.NET_BUFFER_LIST_CONTEXT_DATA_SIZE.bind(rt);
+export const NdisGetNetBufferListProtocolId = rt.NdisGetNetBufferListProtocolId.bind(rt);
+export const NdisSetNetBufferListProtocolId = rt.NdisSetNetBufferListProtocolId.bind(rt);
+export const NET_BUFFER_LIST_NEXT_NBL = rt.NET_BUFFER_LIST_NEXT_NBL.bind(rt);
+export const NET_BUFFER_LIST_NEXT_NBL_SET = rt.NET_BUFFER_LIST_NEXT_NBL_SET.bind(rt);
+export const NET_BUFFER_LIST_FIRST_NB = rt.NET_BUFFER_LIST_FIRST_NB.bind(rt);
+export const NET_BUFFER_LIST_FIRST_NB_SET = rt.NET_BUFFER_LIST_FIRST_NB_SET.bind(rt);
+export const NET_BUFFER_LIST_STATUS = rt.NET_BUFFER_LIST_STATUS.bind(rt);
+export const NET_BUFFER_LIST_STATUS_SET = rt.NET_BUFFER_LIST_STATUS_SET.bind(rt);
+export const NET_BUFFER_LIST_FLAGS = rt.NET_BUFFER_LIST_FLAGS.bind(rt);
+export const NET_BUFFER_LIST_FLAGS_SET = rt.NET_BUFFER_LIST_FLAGS_SET.bind(rt);
+export const NET_BUFFER_LIST_NBL_FLAGS = rt.NET_BUFFER_LIST_NBL_FLAGS.bind(rt);
+export const NET_BUFFER_LIST_NBL_FLAGS_SET = rt.NET_BUFFER_LIST_NBL_FLAGS_SET.bind(rt);
+export const NET_BUFFER_LIST_INFO = rt.NET_BUFFER_LIST_INFO.bind(rt);
+export const NET_BUFFER_LIST_INFO_SET = rt.NET_BUFFER_LIST_INFO_SET.bind(rt);
+export const NET_BUFFER_LIST_PROTOCOL_RESERVED = rt.NET_BUFFER_LIST_PROTOCOL_RESERVED.bind(rt);
+export const NET_BUFFER_LIST_MINIPORT_RESERVED = rt.NET_BUFFER_LIST_MINIPORT_RESERVED.bind(rt);
+export const NET_BUFFER_LIST_CONTEXT = rt.NET_BUFFER_LIST_CONTEXT.bind(rt);
+export const NET_BUFFER_LIST_SOURCE_HANDLE = rt.NET_BUFFER_LIST_SOURCE_HANDLE.bind(rt);
+export const NET_BUFFER_LIST_SOURCE_HANDLE_SET = rt.NET_BUFFER_LIST_SOURCE_HANDLE_SET.bind(rt);

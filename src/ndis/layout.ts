@@ -90,10 +90,38 @@ export const KIND = {
   MEMORY: 12,
   GENERIC: 13,
   MDL: 14,
+  NBL_POOL: 6,
+  NBL: 15,
 } as const;
 
 /** Root pools (assembly/layout.ts ROOT_*). */
-export const ROOT = { NB_POOLS: 0, SLAB_POOLS: 1, MEM_POOLS: 2, TAG_SETS: 3, PROTOCOLS: 4, MDLS: 5 } as const;
+export const ROOT = { NB_POOLS: 0, SLAB_POOLS: 1, MEM_POOLS: 2, TAG_SETS: 3, PROTOCOLS: 4, MDLS: 5, NBL_POOLS: 6 } as const;
+
+/** NET_BUFFER_LIST (DESIGN D4: x64 field order, 32-bit natural alignment, 13 info slots; 0x88 bytes). */
+export const NBL = {
+  Next: 0x00,
+  FirstNetBuffer: 0x04,
+  Context: 0x08,
+  ParentNetBufferList: 0x0c,
+  NdisPoolHandle: 0x10,
+  NdisReserved: 0x18,
+  ProtocolReserved: 0x20,
+  MiniportReserved: 0x30,
+  Scratch: 0x38,
+  SourceHandle: 0x3c,
+  NblFlags: 0x40,
+  ChildRefCount: 0x44,
+  Flags: 0x48,
+  Status: 0x4c,
+  NetBufferListInfo: 0x50,
+  SIZE: 0x88,
+} as const;
+
+/** NET_BUFFER_LIST_CONTEXT (x86): Next, Size (USHORT), Offset (USHORT), ContextData. */
+export const NBL_CONTEXT = { Next: 0, Size: 4, Offset: 6, ContextData: 8 } as const;
+
+/** MaxNetBufferListInfo of the emulated layout. */
+export const MAX_NET_BUFFER_LIST_INFO = 13;
 
 /** Error codes returned by the Wasm side (assembly/layout.ts E_*). */
 export const E = {
@@ -113,6 +141,13 @@ export const E = {
   WRONG_TAG: 45,
   MDL_LOOP: 46,
   BAD_RANGE: 47,
+  POOL2: 48,
+  POOL3: 49,
+  NBL_FREE2: 50,
+  NBL_FREE1: 51,
+  RESOURCES: 52,
+  CTX_RANGE: 53,
+  NBL_LOOP: 54,
   LIMIT: 64,
 } as const;
 

@@ -37,11 +37,19 @@ export function checkHeader(fn: string, header: unknown, sizes: Record<number, n
   return h.Revision as number;
 }
 
-/** @internal Checks a live NET_BUFFER (JS side, O(1)). */
+/**
+ * @internal Checks a live NET_BUFFER (JS side, O(1)): an NB from an NB pool, or the NB
+ * preallocated inside a live NET_BUFFER_LIST.
+ */
 export function checkNb(rt: RuntimeCore, fn: string, name: string, nb: unknown): number {
   if (!isU32(nb)) throw badParam(fn, name, nb, 'a PNET_BUFFER');
   rt.sync();
-  const r = rt.liveIn(nb, KIND.NB);
+  let r = rt.liveIn(nb, KIND.NB);
+  if (r === E.WRONG_KIND && rt.kindAt(nb) === KIND.NBL) {
+    const e = rt.wasm.preallocNb(nb) >>> 0;
+    if (e === E.OK) return nb;
+    r = e === E.WRONG_KIND ? E.WRONG_KIND : e;
+  }
   if (r < E.LIMIT) throw rt.fail(fn, r, [name], [nb], 'a NET_BUFFER', 'ALT-NB');
   return nb;
 }
