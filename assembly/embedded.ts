@@ -3,11 +3,11 @@
 // These helpers recognise such interior objects in O(1), for validation.
 
 import {
-  E_OK, E_NOT_OURS, E_WRONG_KIND, K_NBL, K_NB, SL_POOL, P_KIND, P_USER0, P_USER2,
-  NBL_SIZE, NBLC_DATA, MDAT_MDL,
+  E_OK, E_NOT_OURS, E_WRONG_KIND, K_NBL, K_NB, K_MDL, K_MEMORY, SL_POOL, P_KIND, P_USER0, P_USER2,
+  NBL_SIZE, NBLC_DATA, MDAT_MDL, NB_MDL_CHAIN, MDL_NEXT, MDLR_DEFAULT,
 } from "./layout";
 import { slabOf } from "./pages";
-import { lookup, pU32, sU32, gErrPtr } from "./slab";
+import { lookup, lookedUpAux, freeLookedUp, pU32, sU32, gErrPtr } from "./slab";
 
 // NBL pool geometry, packed in P_USER2: ContextSize (bits 0-15), fAllocateNetBuffer (bit 16),
 // ProtocolId (bits 24-31). P_USER0 is DataSize, P_USER1 the parameter Flags.
@@ -72,4 +72,22 @@ export function embeddedMdl(mdl: usize): u32 {
   let e = lookup(mdl - off, kind);
   if (e == E_OK) { gNbl = mdl - off; return E_OK; }
   return e == 4 /* E_NOT_ALLOCATED */ ? e : E_WRONG_KIND;
+}
+
+/**
+ * Frees the default-allocated retreat MDLs (and their buffers) at the head of `nb`'s chain, as
+ * NdisFreeNetBuffer / NdisFreeNetBufferList do (DESIGN decision 21). MDLs from a retreat handler
+ * belong to the handler's allocator and are left alone. Stops at the first other MDL.
+ */
+export function freeRetreatMdls(nb: usize): void {
+  let m = <usize>load<u32>(nb + NB_MDL_CHAIN);
+  while (m != 0 && lookup(m, K_MDL) == E_OK && (load<u32>(lookedUpAux(1)) & MDLR_DEFAULT) != 0) {
+    let next = <usize>load<u32>(m + MDL_NEXT);
+    let buf = <usize>load<u32>(lookedUpAux(2));
+    store<u32>(lookedUpAux(1), 0);
+    freeLookedUp();
+    if (lookup(buf, K_MEMORY) == E_OK) freeLookedUp();
+    m = next;
+  }
+  store<u32>(nb + NB_MDL_CHAIN, <u32>m);
 }

@@ -33,6 +33,13 @@ export {
   nblFreeChain, nblCountChain, nbCountChain, ctxAllocate, ctxFree,
 } from "./nbl";
 export { preallocNb, embeddedMdl } from "./embedded";
+export {
+  nbRetreatFast, retreatAllocDefault, retreatFreeDefault, retreatReleaseHandlerMdl, nbPrepend,
+  nbAdvance, nbAdjust, nbGetDataBuffer, nbCopy, nbPhysicalCount,
+} from "./dataspace";
+import { gDsResult } from "./dataspace";
+/** Result of the last data-space call (bytes copied, pages, handler MDL list). */
+export function dsResult(): u32 { return gDsResult; }
 import { gResult } from "./nbl";
 /** Result of the last chain call (a count). */
 export function lastResult(): u32 { return gResult; }

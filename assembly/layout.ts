@@ -608,3 +608,37 @@
 @inline export const NBLC_OFFSET: u32 = 6;
 // @ts-ignore: decorator
 @inline export const NBLC_DATA: u32 = 8;
+
+// ---------------------------------------------------------------------------------------------
+// Retreat/advance (NDIS-SPEC §5). MDLs carry three side words (out of band): [0] the handle that
+// allocated them, [1] MDLR_* flags, [2] the data buffer of a default-allocated retreat MDL.
+// ---------------------------------------------------------------------------------------------
+// @ts-ignore: decorator
+@inline export const MDL_AUX_WORDS: u32 = 3;
+/** The MDL (and its buffer) was allocated by a retreat with the default allocator. */
+// @ts-ignore: decorator
+@inline export const MDLR_DEFAULT: u32 = 1;
+/** The MDL came from a retreat's NET_BUFFER_ALLOCATE_MDL handler. */
+// @ts-ignore: decorator
+@inline export const MDLR_HANDLER: u32 = 2;
+/** Pool tag of the default retreat allocator's buffers ('NdRt' as poolmon shows it). */
+// @ts-ignore: decorator
+@inline export const TAG_RETREAT: u32 = 0x7452644e;
+/** Retreat needs an allocation (not an error: src/ runs the handler or the default allocator). */
+// @ts-ignore: decorator
+@inline export const E_NEED_ALLOC: u32 = 55;
+/** NDIS_STATUS_FAILURE (not a bug check): e.g. DataLength + delta overflows 32 bits. */
+// @ts-ignore: decorator
+@inline export const E_STATUS_FAILURE: u32 = 56;
+/** ADV-1: an advance by more than DataLength. */
+// @ts-ignore: decorator
+@inline export const E_ADV1: u32 = 57;
+/** ADV-2: a retreat-allocated MDL freed through the wrong allocator (or by NdisFreeMdl). */
+// @ts-ignore: decorator
+@inline export const E_ADV2: u32 = 58;
+/** GDB-1: NdisGetDataBuffer's Storage does not hold BytesNeeded bytes of live memory. */
+// @ts-ignore: decorator
+@inline export const E_GDB1: u32 = 59;
+/** A handler's MDL that is unusable for a retreat (linked, or already retreat-owned). */
+// @ts-ignore: decorator
+@inline export const E_BAD_HANDLER_MDL: u32 = 60;

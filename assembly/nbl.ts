@@ -24,7 +24,7 @@ import {
   argErr, ownerCheck, ownerAdd, gOwnerAux, retire, memAlloc, mdlInit, chainCheck, gChainBytes,
   nbAdjustCurrent,
 } from "./netbuf";
-import { nblPoolContextSize, nblPoolAllocNb, nblPoolProtocolId, nblNbOffset } from "./embedded";
+import { nblPoolContextSize, nblPoolAllocNb, nblPoolProtocolId, nblNbOffset, freeRetreatMdls } from "./embedded";
 
 /** Result of the last chain call (count of NBLs or NBs). */
 export let gResult: u32 = 0;
@@ -197,6 +197,11 @@ function nblFreeCheck(nbl: usize): u32 {
 /** Frees an NBL that passed nblFreeCheck: its allocated context block, then the object. */
 function nblRelease(nbl: usize): void {
   lookup(nbl, K_NBL);
+  let pool = lookedUpPool();
+  if (nblPoolAllocNb(pool)) {
+    freeRetreatMdls(nbl + nblNbOffset(pool)); // DESIGN decision 21, for the preallocated NB
+    lookup(nbl, K_NBL);
+  }
   let base = <usize>load<u32>(lookedUpAux(0));
   let inObject = base == nbl + NBL_SIZE;
   freeLookedUp();

@@ -8,7 +8,7 @@ import {
   E_OK, E_NOT_OURS, E_WRONG_KIND, E_NOT_ALLOCATED, ARG_SHIFT, SL_POOL, P_REQ_SIZE,
   E_POOL4, E_NB_ARGS, E_NB_RANGE, E_POOL5, E_POOL6, E_WRONG_TAG, E_MDL_LOOP, E_BAD_RANGE,
   K_NB_POOL, K_SLAB_POOL, K_MEM_POOL, K_TAG_SET, K_PROTOCOL, K_NB, K_SLAB_OBJ, K_MEMORY, K_GENERIC, K_MDL,
-  K_NBL_POOL, K_NBL, ROOT_NBL_POOLS, E_NBL_FREE1,
+  K_NBL_POOL, K_NBL, ROOT_NBL_POOLS, E_NBL_FREE1, MDL_AUX_WORDS, MDLR_DEFAULT, E_ADV2,
   ROOT_NB_POOLS, ROOT_SLAB_POOLS, ROOT_MEM_POOLS, ROOT_TAG_SETS, ROOT_PROTOCOLS, ROOT_MDLS, ROOT_COUNT,
   TAG_MDL, TAG_NDIS, PF_ROOT, PF_LARGE, POOL_DESC_SIZE,
   P_KIND, P_TAG, P_OWNER, P_OUTSTANDING, P_USER0, P_USER1, P_MAX_OUT,
@@ -24,7 +24,7 @@ import {
   TS_R_ALLOCS, TS_R_FREES, TS_R_FAILURES, TS_R_PEAK, TS_R_POOLS, P_ALLOCS, P_FREES, P_FAILURES, P_PEAK,
 } from "./layout";
 import { rootU32, rootSetU32, R_TAG_SETS, R_SERIAL, unitsResetAll, slabOf } from "./pages";
-import { preallocNb, nbLive, embeddedMdl } from "./embedded";
+import { preallocNb, nbLive, embeddedMdl, freeRetreatMdls } from "./embedded";
 import {
   poolInit, poolAlloc, poolAllocSlow, poolRelease, lookup, lookedUpPool, lookedUpAux,
   freeLookedUp, containing, root, pU32, pSet, sU32, gErrPtr, gErrDetail,
@@ -52,7 +52,7 @@ export function rootsInit(): void {
   // Protocol records carry one side word: the number of pools they own (POOL-6).
   poolInit(root(ROOT_PROTOCOLS), K_PROTOCOL, TAG_NDIS, PROT_SIZE, 1, PF_ROOT, 0);
   // MDLs carry one side word: the handle that allocated them.
-  poolInit(root(ROOT_MDLS), K_MDL, TAG_MDL, MDL_SIZE, 1, PF_ROOT, 0);
+  poolInit(root(ROOT_MDLS), K_MDL, TAG_MDL, MDL_SIZE, MDL_AUX_WORDS, PF_ROOT, 0);
   poolInit(root(ROOT_NBL_POOLS), K_NBL_POOL, TAG_NDIS, POOL_DESC_SIZE, 0, PF_ROOT, 0);
 }
 
@@ -311,6 +311,8 @@ export function mdlAllocate(handle: usize, va: usize, len: u32): usize {
   if (mdl == 0) return 0;
   mdlInit(mdl, va, len, 0);
   store<u32>(lookupAuxOf(mdl, 0), <u32>handle);
+  store<u32>(lookedUpAux(1), 0); // not retreat-owned (a reused slot may hold old flags)
+  store<u32>(lookedUpAux(2), 0);
   return mdl;
 }
 
@@ -318,6 +320,8 @@ export function mdlAllocate(handle: usize, va: usize, len: u32): usize {
 export function mdlFree(mdl: usize): u32 {
   let e = lookup(mdl, K_MDL);
   if (e != E_OK) return argErr(0, e);
+  // A retreat's default allocator owns its MDLs: only advance or NdisFreeNetBuffer free them.
+  if (load<u32>(lookedUpAux(1)) & MDLR_DEFAULT) { gErrPtr = mdl; return E_ADV2; }
   freeLookedUp();
   return E_OK;
 }
@@ -475,6 +479,8 @@ export function nbFree(nb: usize): u32 {
   let e = lookup(nb, K_NB);
   if (e == E_WRONG_KIND && preallocNb(nb) == E_OK) return E_NBL_FREE1;
   if (e != E_OK) return argErr(0, e);
+  freeRetreatMdls(nb); // DESIGN decision 21
+  lookup(nb, K_NB);
   freeLookedUp();
   return E_OK;
 }

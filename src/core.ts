@@ -66,6 +66,17 @@ export interface WasmExports {
   preallocNb(nb: number): number;
   embeddedMdl(mdl: number): number;
   lastResult(): number;
+  nbRetreatFast(nb: number, delta: number): number;
+  retreatAllocDefault(size: number): number;
+  retreatFreeDefault(mdl: number): number;
+  retreatReleaseHandlerMdl(mdl: number): void;
+  nbPrepend(nb: number, mdl: number, delta: number, flags: number): number;
+  nbAdvance(nb: number, delta: number, freeMdl: number, haveHandler: number): number;
+  nbAdjust(nb: number): number;
+  nbGetDataBuffer(nb: number, n: number, storage: number, alignMul: number, alignOff: number): number;
+  nbCopy(dst: number, dstOff: number, bytes: number, src: number, srcOff: number): number;
+  nbPhysicalCount(nb: number): number;
+  dsResult(): number;
   sizeClass(len: number): number;
   memoryBytes(): bigint;
   unitsOwned(): number;
@@ -484,6 +495,8 @@ export class RuntimeCore {
         return ruleViolation(fn, 'ContextSize', 'NBL-FREE-2', `${values[1]} is more context space than is in use (${detail} byte(s) in the current block)`, values[1]!, detail);
       case E.NBL_LOOP:
         return ruleViolation(fn, argNames[0], 'PARAM', `${hexAddr(values[0]!)} is a NET_BUFFER_LIST chain that loops back on itself (at ${hexAddr(errPtr)})`, values[0]!, errPtr);
+      case 58: // E_ADV2 from NdisFreeMdl
+        return ruleViolation(fn, argNames[0], 'ADV-2', `${hexAddr(errPtr)} belongs to a retreat's default allocator: NdisAdvanceNetBufferDataStart (FreeMdl TRUE) or freeing its NET_BUFFER frees it`, errPtr);
       case E.BAD_RANGE:
         return ruleViolation(fn, 'VirtualAddress', 'PARAM', `${hexAddr(values[1]!)} + ${values[2]} is not inside one live allocation (nonpaged memory from this runtime)`, values[1]!, values[2]!);
     }

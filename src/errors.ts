@@ -35,6 +35,9 @@ export const RULE_P1 = {
   'NBL-FREE-1': 0x00d00030,
   'NBL-FREE-2': 0x00d00031,
   'CTX-ALIGN': 0x00d00032,
+  'ADV-1': 0x00d00040,
+  'ADV-2': 0x00d00041,
+  'GDB-1': 0x00d00042,
 } as const;
 
 export type RuleId =

@@ -22,6 +22,7 @@ export {
   NDIS_SIZEOF_NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1, NDIS_SIZEOF_NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_2,
   NET_BUFFER_LIST_POOL_FLAG_VERIFY, NetBufferListProtocolId, NetBufferListFrameType, MaxNetBufferListInfo,
 } from './ndis/nbl.js';
+export type { NET_BUFFER_ALLOCATE_MDL, NET_BUFFER_FREE_MDL } from './ndis/dataspace.js';
 export { NBL as NET_BUFFER_LIST_LAYOUT, NBL_CONTEXT as NET_BUFFER_LIST_CONTEXT_LAYOUT, NB as NET_BUFFER_LAYOUT, MDL as MDL_LAYOUT, MDAT as MDL_AND_DATA_LAYOUT, GOBJ as NDIS_GENERIC_OBJECT_LAYOUT } from './ndis/layout.js';
 
 /** The runtime the package-level functions act on (ready on import). */
@@ -91,3 +92,11 @@ export const NET_BUFFER_LIST_MINIPORT_RESERVED = rt.NET_BUFFER_LIST_MINIPORT_RES
 export const NET_BUFFER_LIST_CONTEXT = rt.NET_BUFFER_LIST_CONTEXT.bind(rt);
 export const NET_BUFFER_LIST_SOURCE_HANDLE = rt.NET_BUFFER_LIST_SOURCE_HANDLE.bind(rt);
 export const NET_BUFFER_LIST_SOURCE_HANDLE_SET = rt.NET_BUFFER_LIST_SOURCE_HANDLE_SET.bind(rt);
+export const NdisRetreatNetBufferDataStart = rt.NdisRetreatNetBufferDataStart.bind(rt);
+export const NdisAdvanceNetBufferDataStart = rt.NdisAdvanceNetBufferDataStart.bind(rt);
+export const NdisRetreatNetBufferListDataStart = rt.NdisRetreatNetBufferListDataStart.bind(rt);
+export const NdisAdvanceNetBufferListDataStart = rt.NdisAdvanceNetBufferListDataStart.bind(rt);
+export const NdisAdjustNetBufferCurrentMdl = rt.NdisAdjustNetBufferCurrentMdl.bind(rt);
+export const NdisGetDataBuffer = rt.NdisGetDataBuffer.bind(rt);
+export const NdisCopyFromNetBufferToNetBuffer = rt.NdisCopyFromNetBufferToNetBuffer.bind(rt);
+export const NdisQueryNetBufferPhysicalCount = rt.NdisQueryNetBufferPhysicalCount.bind(rt);

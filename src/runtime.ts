@@ -9,6 +9,7 @@ import {
 import { handleApi, type HandleApi } from './ndis/handles.js';
 import { netBufferApi, type NetBufferApi } from './ndis/netbuf.js';
 import { netBufferListApi, nblChainApi, type NetBufferListApi, type NblChainApi } from './ndis/nbl.js';
+import { dataSpaceApi, type DataSpaceApi } from './ndis/dataspace.js';
 import { SlabPool, createSlabPool, makeBatch, type SlabPoolOptions } from './pool.js';
 import { formatPoolmon } from './poolmon.js';
 
@@ -37,11 +38,11 @@ export class NdisRuntime extends RuntimeCore {
 }
 
 // Every NDIS function is a method of NdisRuntime with the same name and parameters.
-export interface NdisRuntime extends HandleApi, NetBufferApi, NetBufferListApi, NblChainApi {}
-Object.assign(NdisRuntime.prototype, handleApi, netBufferApi, netBufferListApi, nblChainApi);
+export interface NdisRuntime extends HandleApi, NetBufferApi, NetBufferListApi, NblChainApi, DataSpaceApi {}
+Object.assign(NdisRuntime.prototype, handleApi, netBufferApi, netBufferListApi, nblChainApi, dataSpaceApi);
 
 /** Names of the NDIS functions that are methods of NdisRuntime. */
-export const NDIS_FUNCTIONS = [...Object.keys(handleApi), ...Object.keys(netBufferApi), ...Object.keys(netBufferListApi)] as const;
+export const NDIS_FUNCTIONS = [...Object.keys(handleApi), ...Object.keys(netBufferApi), ...Object.keys(netBufferListApi), ...Object.keys(dataSpaceApi)] as const;
 
 /** Creates a runtime (works in Node and browsers; compiles the module once per process). */
 export async function createRuntime(options?: RuntimeOptions): Promise<NdisRuntime> {
