@@ -23,7 +23,7 @@ import {
   TS_KIND, TS_TAG, TS_NEXT, TS_LARGE, TS_CLASS, TAG_SET_SIZE, LARGEST_CLASS,
   TS_R_ALLOCS, TS_R_FREES, TS_R_FAILURES, TS_R_PEAK, TS_R_POOLS, P_ALLOCS, P_FREES, P_FAILURES, P_PEAK,
 } from "./layout";
-import { rootU32, rootSetU32, R_TAG_SETS, R_SERIAL, unitsResetAll, slabOf } from "./pages";
+import { rootU32, rootSetU32, R_TAG_SETS, R_SERIAL, R_ROOTS, unitsResetAll, slabOf } from "./pages";
 import { preallocNb, nbLive, embeddedMdl, freeRetreatMdls } from "./embedded";
 import {
   poolInit, poolAlloc, poolAllocSlow, poolRelease, lookup, lookedUpPool, lookedUpAux,
@@ -64,7 +64,7 @@ export function resetAll(): void {
 
 /** Root block bytes needed by this module. */
 export function rootBytes(): u32 {
-  return 40 + ROOT_COUNT * POOL_DESC_SIZE;
+  return R_ROOTS + ROOT_COUNT * POOL_DESC_SIZE;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -25,7 +25,9 @@ import { UNIT_SHIFT, UNIT_SIZE, UNIT_MASK, MAX_UNITS } from "./layout";
 //   28 topUnit    one past the highest owned unit
 //   32 serial     pool creation counter
 //   36 tagSets    head of the tag-set list (slab.ts)
-//   40 roots      root pool descriptors (slab.ts), ROOT_COUNT * POOL_DESC_SIZE bytes
+//   40 grows      times this runtime grew memory: JS compares it to refresh its views (reading
+//                 it is far cheaper than WebAssembly.Memory#buffer)
+//   48 roots      root pool descriptors (slab.ts), ROOT_COUNT * POOL_DESC_SIZE bytes
 // ---------------------------------------------------------------------------------------------
 // @ts-ignore: decorator
 @inline export const R_TABLE: u32 = 0;
@@ -48,7 +50,9 @@ import { UNIT_SHIFT, UNIT_SIZE, UNIT_MASK, MAX_UNITS } from "./layout";
 // @ts-ignore: decorator
 @inline export const R_TAG_SETS: u32 = 36;
 // @ts-ignore: decorator
-@inline export const R_ROOTS: u32 = 40;
+@inline export const R_GROWS: u32 = 40;
+// @ts-ignore: decorator
+@inline export const R_ROOTS: u32 = 48;
 
 // @ts-ignore: decorator
 @inline const MAP_WORDS: u32 = MAX_UNITS >> 5;
@@ -120,7 +124,9 @@ function reserveFor(bytes: usize, maxPages: u32): bool {
   let have = <u32>memory.size();
   let need = <u32>((bytes + 64 + UNIT_MASK) >>> UNIT_SHIFT);
   if (<u64>have + need > <u64>maxPages) return false;
-  return memory.grow(need) >= 0;
+  if (memory.grow(need) < 0) return false;
+  if (ROOT != 0) rootSetU32(R_GROWS, rootU32(R_GROWS) + 1);
+  return true;
 }
 
 /**

@@ -33,7 +33,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   MDL_AND_DATA_LAYOUT, NDIS_OBJECT_TYPE_DEFAULT, NET_BUFFER_POOL_PARAMETERS_REVISION_1,
-  NDIS_SIZEOF_NET_BUFFER_POOL_PARAMETERS_REVISION_1, POOL_TAG,
+  NDIS_SIZEOF_NET_BUFFER_POOL_PARAMETERS_REVISION_1, POOL_TAG, NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1,
+  NDIS_SIZEOF_NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1,
 } from '../build/ts/index.js';
 import { createRuntime } from '../build/ts/runtime.js';
 
@@ -155,6 +156,56 @@ class JsPool {
   }
 }
 const jsPool = new JsPool(64, 4096);
+
+// NBL case: a pool of NBLs, each with its preallocated NET_BUFFER, MDL and 1514 bytes of data.
+const nblPool = rt.NdisAllocateNetBufferListPool(0, {
+  Header: { Type: NDIS_OBJECT_TYPE_DEFAULT, Revision: NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1, Size: NDIS_SIZEOF_NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1 },
+  ProtocolId: 0, fAllocateNetBuffer: true, ContextSize: 0, PoolTag: POOL_TAG('lbNB'), DataSize: FRAME,
+});
+if (!nblPool) throw new Error('NdisAllocateNetBufferListPool returned NULL');
+const nblRing = new Uint32Array(RING);
+for (let i = 0; i < RING; i++) nblRing[i] = rt.NdisAllocateNetBufferList(nblPool, 0, 0);
+let nblCursor = 0;
+const HDR = 14;
+
+// The same in plain JS: an NBL object, its NB object, an MDL chain of Uint8Arrays; retreat past
+// the headroom prepends a new buffer, advance drops it (as NDIS does with FreeMdl TRUE).
+function jsNbl() {
+  return { next: null, status: 0, nb: { next: null, dataOffset: 0, dataLength: FRAME, mdls: [new Uint8Array(FRAME)] } };
+}
+function jsRetreat(nb, delta) {
+  if (delta <= nb.dataOffset) { nb.dataOffset -= delta; nb.dataLength += delta; return; }
+  nb.mdls.unshift(new Uint8Array(delta));
+  nb.dataOffset = nb.dataOffset + delta - delta;
+  nb.dataLength += delta;
+}
+function jsAdvance(nb, delta) {
+  nb.dataOffset += delta;
+  nb.dataLength -= delta;
+  while (nb.mdls.length > 1 && nb.dataOffset >= nb.mdls[0].length) nb.dataOffset -= nb.mdls.shift().length;
+}
+const jsNblRing = new Array(RING);
+for (let i = 0; i < RING; i++) jsNblRing[i] = jsNbl();
+let jsNblCursor = 0;
+
+// Chain case: 64 NBLs linked by Next, freed in one call or one by one.
+const CHAIN = 64;
+const chainPool = rt.NdisAllocateNetBufferListPool(0, {
+  Header: { Type: NDIS_OBJECT_TYPE_DEFAULT, Revision: NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1, Size: NDIS_SIZEOF_NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1 },
+  ProtocolId: 0, fAllocateNetBuffer: true, ContextSize: 16, PoolTag: POOL_TAG('nhCB'), DataSize: 0,
+});
+const chainNbls = new Uint32Array(CHAIN);
+/** Allocates CHAIN NBLs and links them; returns the head. */
+function buildChain() {
+  for (let i = 0; i < CHAIN; i++) {
+    const nbl = rt.NdisAllocateNetBufferList(chainPool, 0, 0);
+    if (nbl === 0) throw new Error('NULL NBL');
+    chainNbls[i] = nbl;
+  }
+  for (let i = 0; i < CHAIN - 1; i++) rt.NET_BUFFER_LIST_NEXT_NBL_SET(chainNbls[i], chainNbls[i + 1]);
+  return chainNbls[0];
+}
+rt.freeNetBufferListChain(buildChain()); // warm the pool
 const jsOut = new Int32Array(BATCH);
 
 let sink = 0; // keeps results observable
@@ -249,6 +300,62 @@ const CASES = [
     },
   },
   {
+    id: 'nbl.ndis', group: 'nbl', baseline: 'nbl.js',
+    name: `NdisAllocateNetBufferList (NB + MDL + ${FRAME} B data) + retreat ${HDR} + advance ${HDR} (FreeMdl) + NdisFreeNetBufferList`,
+    perCall: INNER,
+    fn() {
+      let c = nblCursor;
+      for (let k = 0; k < INNER; k++) {
+        c = (c + 1) & (RING - 1);
+        rt.NdisFreeNetBufferList(nblRing[c]);
+        const nbl = rt.NdisAllocateNetBufferList(nblPool, 0, 0);
+        if (nbl === 0) throw new Error('NULL NBL');
+        const nb = rt.NET_BUFFER_LIST_FIRST_NB(nbl);
+        if (rt.NdisRetreatNetBufferDataStart(nb, HDR, 0) !== 0) throw new Error('retreat failed');
+        rt.NdisAdvanceNetBufferDataStart(nb, HDR, true);
+        nblRing[c] = nbl;
+      }
+      nblCursor = c;
+    },
+  },
+  {
+    id: 'nbl.js', group: 'nbl', short: 'JS objects + Uint8Arrays',
+    name: `the same with JS objects and Uint8Arrays left to the GC (ring of ${RING} live)`,
+    perCall: INNER,
+    fn() {
+      let c = jsNblCursor;
+      for (let k = 0; k < INNER; k++) {
+        c = (c + 1) & (RING - 1);
+        const nbl = jsNbl();
+        jsRetreat(nbl.nb, HDR);
+        jsAdvance(nbl.nb, HDR);
+        jsNblRing[c] = nbl;
+      }
+      jsNblCursor = c;
+    },
+  },
+  {
+    id: 'chain.one', group: 'chain', baseline: 'chain.each',
+    name: `allocate + link ${CHAIN} NBLs, then freeNetBufferListChain (one call), per NBL`,
+    perCall: CHAIN,
+    fn() {
+      if (rt.freeNetBufferListChain(buildChain()) !== CHAIN) throw new Error('chain free came short');
+    },
+  },
+  {
+    id: 'chain.each', group: 'chain', short: `${CHAIN} NdisFreeNetBufferList calls`,
+    name: `allocate + link ${CHAIN} NBLs, then ${CHAIN} NdisFreeNetBufferList calls, per NBL`,
+    perCall: CHAIN,
+    fn() {
+      let p = buildChain();
+      while (p !== 0) {
+        const next = rt.NET_BUFFER_LIST_NEXT_NBL(p);
+        rt.NdisFreeNetBufferList(p);
+        p = next;
+      }
+    },
+  },
+  {
     id: 'ref.nop', group: 'single', reference: true,
     name: 'reference: empty JS->Wasm call (runtime.wasm.nop), per call',
     perCall: INNER,
@@ -323,7 +430,7 @@ function runSuite(suite) {
 
 const results = new Map();
 let failed = false;
-for (const group of ['frame', 'single', 'bulk']) {
+for (const group of ['frame', 'nbl', 'chain', 'single', 'bulk']) {
   const cases = CASES.filter((c) => c.group === group && selected.has(c.id));
   if (cases.length === 0) continue;
   const suite = new Benchmark.Suite(group);

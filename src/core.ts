@@ -190,6 +190,8 @@ export function kindName(kind: number): string {
 }
 
 const DEFAULT_MAX_MEMORY = 1 << 30;
+/** assembly/pages.ts R_GROWS: offset of the growth counter in the runtime root block. */
+const ROOT_GROWS_OFFSET = 40;
 const MAX_PAGES = 65536;
 /** The runtime's own tables take about 300 KiB; below 1 MiB no pool would fit. */
 const MIN_MAX_MEMORY = 1 << 20;
@@ -276,7 +278,7 @@ export function resolveOptions(options: RuntimeOptions | undefined): [number, bo
 }
 
 /** Instantiates a compiled module with its memory. */
-export function instantiate(mod: WebAssembly.Module, shared: boolean, maxPages: number): [WasmExports, WebAssembly.Memory] {
+export function instantiate(mod: WebAssembly.Module, shared: boolean, maxPages: number): [WasmExports, WebAssembly.Memory, number] {
   let memory: WebAssembly.Memory | undefined;
   const imports: WebAssembly.Imports = {};
   if (shared) {
@@ -286,8 +288,9 @@ export function instantiate(mod: WebAssembly.Module, shared: boolean, maxPages: 
   const inst = new WebAssembly.Instance(mod, imports);
   const x = inst.exports as unknown as WasmExports;
   if (!memory) memory = x.memory!;
-  if (!x.init(maxPages)) throw new Error('ndis-pool: maxMemory is too small for the runtime itself');
-  return [x, memory];
+  const root = x.init(maxPages) >>> 0;
+  if (!root) throw new Error('ndis-pool: maxMemory is too small for the runtime itself');
+  return [x, memory, root];
 }
 
 // -- The core class ------------------------------------------------------------------------------
@@ -319,8 +322,14 @@ export class RuntimeCore {
    */
   characteristics = new Map<number, object>();
 
-  constructor(wasm: WasmExports, memory: WebAssembly.Memory, shared: boolean, verifier: boolean) {
+  /** @internal u32 index of the runtime's memory-growth counter (root block + R_GROWS). */
+  growsIdx: number;
+  /** @internal the counter's value when the views were made */
+  grows = -1;
+
+  constructor(wasm: WasmExports, memory: WebAssembly.Memory, shared: boolean, verifier: boolean, root: number) {
     this.wasm = wasm;
+    this.growsIdx = (root + ROOT_GROWS_OFFSET) >>> 2;
     this.memory = memory;
     this.sharedMemory = shared;
     this.verifier = verifier;
@@ -338,11 +347,16 @@ export class RuntimeCore {
     this.u8 = new Uint8Array(b);
     this.u16 = new Uint16Array(b);
     this.u32 = new Uint32Array(b);
+    this.grows = this.u32[this.growsIdx]!;
   }
 
-  /** @internal Views valid for the current memory size. */
+  /**
+   * @internal Views valid for the current memory size. Memory grows only inside this runtime's
+   * Wasm calls, which count each growth in linear memory; comparing that counter costs one load,
+   * where `WebAssembly.Memory#buffer` costs tens of ns. (A detached view reads undefined.)
+   */
   sync(): void {
-    if (this.memory.buffer !== this.buf) this.refresh();
+    if (this.u32[this.growsIdx] !== this.grows) this.refresh();
   }
 
   /**
@@ -495,7 +509,7 @@ export class RuntimeCore {
         return ruleViolation(fn, 'ContextSize', 'NBL-FREE-2', `${values[1]} is more context space than is in use (${detail} byte(s) in the current block)`, values[1]!, detail);
       case E.NBL_LOOP:
         return ruleViolation(fn, argNames[0], 'PARAM', `${hexAddr(values[0]!)} is a NET_BUFFER_LIST chain that loops back on itself (at ${hexAddr(errPtr)})`, values[0]!, errPtr);
-      case 58: // E_ADV2 from NdisFreeMdl
+      case E.ADV2: // from NdisFreeMdl
         return ruleViolation(fn, argNames[0], 'ADV-2', `${hexAddr(errPtr)} belongs to a retreat's default allocator: NdisAdvanceNetBufferDataStart (FreeMdl TRUE) or freeing its NET_BUFFER frees it`, errPtr);
       case E.BAD_RANGE:
         return ruleViolation(fn, 'VirtualAddress', 'PARAM', `${hexAddr(values[1]!)} + ${values[2]} is not inside one live allocation (nonpaged memory from this runtime)`, values[1]!, values[2]!);

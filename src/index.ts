@@ -100,3 +100,4 @@ export const NdisAdjustNetBufferCurrentMdl = rt.NdisAdjustNetBufferCurrentMdl.bi
 export const NdisGetDataBuffer = rt.NdisGetDataBuffer.bind(rt);
 export const NdisCopyFromNetBufferToNetBuffer = rt.NdisCopyFromNetBufferToNetBuffer.bind(rt);
 export const NdisQueryNetBufferPhysicalCount = rt.NdisQueryNetBufferPhysicalCount.bind(rt);
+export const NdisAllocateNetBufferAndNetBufferList = rt.NdisAllocateNetBufferAndNetBufferList.bind(rt);

@@ -48,13 +48,13 @@ export const NDIS_FUNCTIONS = [...Object.keys(handleApi), ...Object.keys(netBuff
 export async function createRuntime(options?: RuntimeOptions): Promise<NdisRuntime> {
   const [maxPages, shared, verifier] = resolveOptions(options);
   const mod = await compileAsync(shared);
-  const [x, mem] = instantiate(mod, shared, maxPages);
-  return new NdisRuntime(x, mem, shared, verifier);
+  const [x, mem, root] = instantiate(mod, shared, maxPages);
+  return new NdisRuntime(x, mem, shared, verifier, root);
 }
 
 /** Creates a runtime synchronously (Node). */
 export function createRuntimeSync(options?: RuntimeOptions): NdisRuntime {
   const [maxPages, shared, verifier] = resolveOptions(options);
-  const [x, mem] = instantiate(compileSync(shared), shared, maxPages);
-  return new NdisRuntime(x, mem, shared, verifier);
+  const [x, mem, root] = instantiate(compileSync(shared), shared, maxPages);
+  return new NdisRuntime(x, mem, shared, verifier, root);
 }

@@ -19,71 +19,14 @@ import {
   NormalPagePriority,
   MDL_AND_DATA_LAYOUT,
 } from '../build/ts/index.js';
+import { type Loose, type Expect, HDR1, HDR2, protocolChars, bugCheck, expectBug } from './helpers.js';
 
 // -- helpers ---------------------------------------------------------------------------------------
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Loose = any;
-
-const noop = () => undefined;
-const HDR1 = { Type: 0x80, Revision: 1, Size: 12 };
-const HDR2 = { Type: 0x80, Revision: 2, Size: 16 };
 const hex = (n: number) => '0x' + (n >>> 0).toString(16).toUpperCase().padStart(8, '0');
 
-function protocolChars(): Loose {
-  return {
-    Header: { Type: 0x95, Revision: 1, Size: 64 },
-    MajorNdisVersion: 6,
-    MinorNdisVersion: 0,
-    Name: 'ERRTEST',
-    BindAdapterHandlerEx: noop,
-    UnbindAdapterHandlerEx: noop,
-    OpenAdapterCompleteHandlerEx: noop,
-    CloseAdapterCompleteHandlerEx: noop,
-    NetPnPEventHandler: noop,
-    OidRequestCompleteHandler: noop,
-    StatusHandlerEx: noop,
-    ReceiveNetBufferListsHandler: noop,
-    SendNetBufferListsCompleteHandler: noop,
-  };
-}
-
-interface Expect {
-  fn: string;
-  arg?: string;
-  code: number;
-  rule: string;
-  parameters?: number[];
-  message?: RegExp;
-}
-
-function bugCheck(f: () => unknown): NdisBugCheck {
-  let err: unknown;
-  try {
-    f();
-  } catch (e) {
-    err = e;
-  }
-  expect(err, 'expected an NdisBugCheck').toBeInstanceOf(NdisBugCheck);
-  return err as NdisBugCheck;
-}
-
-function expectBug(f: () => unknown, x: Expect): NdisBugCheck {
-  const b = bugCheck(f);
-  expect(b.function).toBe(x.fn);
-  expect(b.code).toBe(x.code);
-  expect(b.rule).toBe(x.rule);
-  // The message names the function and the argument.
-  expect(b.message.startsWith(`${x.fn}: `)).toBe(true);
-  if (x.arg !== undefined) {
-    expect(b.argument).toBe(x.arg);
-    expect(b.message.startsWith(`${x.fn}: ${x.arg} `)).toBe(true);
-  }
-  expect(b.message).toContain(`[${x.rule}; bug check 0x${x.code.toString(16).toUpperCase()}`);
-  if (x.parameters) expect([...b.parameters]).toEqual(x.parameters);
-  if (x.message) expect(b.message).toMatch(x.message);
-  return b;
-}
+/** This suite checks the whole message format of every bug check. */
+const FULL = { fullMessage: true };
 
 /** Everything observable about the runtime's allocator state. */
 function snapshot(rt: NdisRuntime) {
@@ -94,7 +37,7 @@ function snapshot(rt: NdisRuntime) {
 /** `f` must throw the bug check `x` and leave poolmon and memory exactly as they were. */
 function unchanged(f: () => unknown, x: Expect): NdisBugCheck {
   const before = snapshot(rt);
-  const b = expectBug(f, x);
+  const b = expectBug(f, x, FULL);
   expect(snapshot(rt)).toEqual(before);
   return b;
 }
@@ -137,7 +80,7 @@ interface Fixture {
 
 function makeFixture(r: NdisRuntime): Fixture {
   const out = { value: 0 };
-  expect(r.NdisRegisterProtocolDriver(0x77, protocolChars(), out as Loose)).toBe(NDIS_STATUS_SUCCESS);
+  expect(r.NdisRegisterProtocolDriver(0x77, protocolChars('ERRTEST'), out as Loose)).toBe(NDIS_STATUS_SUCCESS);
   const prot = out.value;
   const gen = r.NdisAllocateGenericObject(0xd0, T.gen, 16);
   r.bytes(gen + 16, 16).fill(0x5a);
@@ -229,7 +172,7 @@ afterEach(() => {
 
 describe('NdisBugCheck', () => {
   it('is an Error with code, parameters, rule, function, argument and a full message', () => {
-    const b = expectBug(() => rt.NdisFreeNetBuffer(12345 as Loose), origin42('NdisFreeNetBuffer', 'NetBuffer', 12345));
+    const b = expectBug(() => rt.NdisFreeNetBuffer(12345 as Loose), origin42('NdisFreeNetBuffer', 'NetBuffer', 12345), FULL);
     expect(b).toBeInstanceOf(Error);
     expect(b.name).toBe('NdisBugCheck');
     expect(b.parameters).toHaveLength(4);
@@ -252,17 +195,25 @@ describe('NdisBugCheck', () => {
       'POOL-6': 0x00d00016,
       'NB-ARGS': 0x00d00020,
       'NB-CONS': 0x00d00021,
+      'POOL-2': 0x00d00012,
+      'POOL-3': 0x00d00013,
+      'NBL-FREE-1': 0x00d00030,
+      'NBL-FREE-2': 0x00d00031,
+      'CTX-ALIGN': 0x00d00032,
+      'ADV-1': 0x00d00040,
+      'ADV-2': 0x00d00041,
+      'GDB-1': 0x00d00042,
     });
   });
 
   it('names 0xC4 and 0x7C in the message', () => {
     const a = expectBug(() => rt.NdisAllocateNetBuffer(fx.pool0 as Loose, 0, 1, 0), {
       fn: 'NdisAllocateNetBuffer', arg: 'MdlChain', code: 0xc4, rule: 'NB-ARGS',
-    });
+    }, FULL);
     expect(a.message).toContain('DRIVER_VERIFIER_DETECTED_VIOLATION (0xD00020, 0x1, 0x0, 0x0)');
     const h = expectBug(() => rt.NdisAllocateNetBufferPool(0, { Header: { Type: 1, Revision: 1, Size: 12 }, PoolTag: 1, DataSize: 0 }), {
       fn: 'NdisAllocateNetBufferPool', arg: 'Parameters.Header', code: 0x7c, rule: 'HDR-1',
-    });
+    }, FULL);
     expect(h.message).toContain('BUGCODE_NDIS_DRIVER (0x21, 0x1, 0x1, 0xC)');
   });
 });
@@ -539,7 +490,7 @@ describe('stale pointers after free and double frees (0xC2/0x07)', () => {
       fn: 'NdisAllocateMdl', arg: 'VirtualAddress', code: 0xc4, rule: 'PARAM', parameters: [RULE_P1.PARAM, m, 4, 0],
     });
     const out = { value: 0 };
-    expect(rt.NdisRegisterProtocolDriver(0, protocolChars(), out as Loose)).toBe(NDIS_STATUS_SUCCESS);
+    expect(rt.NdisRegisterProtocolDriver(0, protocolChars('ERRTEST'), out as Loose)).toBe(NDIS_STATUS_SUCCESS);
     rt.NdisDeregisterProtocolDriver(out.value as Loose);
     unchanged(() => rt.NdisDeregisterProtocolDriver(out.value as Loose), freed('NdisDeregisterProtocolDriver', 'NdisProtocolHandle', out.value, 'ORIGIN'));
   });
@@ -763,7 +714,7 @@ describe('PARAM: NaN, -1, 1.5, 2**32 and strings for sizes and pointers', () => 
     for (const v of [null, 5, 'x']) {
       unchanged(() => rt.NdisAllocateNetBufferPool(0, v as Loose), param('NdisAllocateNetBufferPool', 'Parameters', v));
       unchanged(() => rt.NdisRegisterProtocolDriver(0, v as Loose, { value: 0 } as Loose), param('NdisRegisterProtocolDriver', 'ProtocolCharacteristics', v));
-      unchanged(() => rt.NdisRegisterProtocolDriver(0, protocolChars(), v as Loose), param('NdisRegisterProtocolDriver', 'NdisProtocolHandle', v));
+      unchanged(() => rt.NdisRegisterProtocolDriver(0, protocolChars('ERRTEST'), v as Loose), param('NdisRegisterProtocolDriver', 'NdisProtocolHandle', v));
     }
   });
 

@@ -5,17 +5,12 @@
  */
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { createRuntimeSync, type NdisRuntime } from '../build/ts/runtime.js';
+import { createRuntimeSync } from '../build/ts/runtime.js';
 import * as L from '../build/ts/ndis/layout.js';
 import * as pkg from '../build/ts/index.js';
+import { loose, protocolChars } from './helpers.js';
 
-/** The NDIS methods with plain-number pointers: these tests pass raw and forged addresses on purpose. */
-type Num<T> = T extends number ? number : T;
-type LooseFn<F> = F extends (...a: infer A) => infer R ? (...a: { [I in keyof A]: Num<A[I]> }) => Num<R> : F;
-type LooseRt = { [K in keyof NdisRuntime]: LooseFn<NdisRuntime[K]> };
-const loose = (r: NdisRuntime) => r as unknown as LooseRt;
-
-const { NB, MDL, MDAT, GOBJ, POOL, SLAB, KIND, ROOT, E } = L;
+const { NB, MDL, MDAT, GOBJ, POOL, SLAB, KIND, ROOT, E, NBL, NBL_CONTEXT } = L;
 const TAG_SET = (L as Record<string, unknown>).TAG_SET as Record<string, number> | undefined;
 
 const src = (p: string) => readFileSync(new URL(`../${p}`, import.meta.url), 'utf8');
@@ -105,6 +100,29 @@ const MIRROR: Record<string, () => number | undefined> = {
   TS_R_FAILURES: () => TAG_SET?.RetiredFailures,
   TS_R_PEAK: () => TAG_SET?.RetiredPeak,
   TS_R_POOLS: () => TAG_SET?.RetiredPools,
+  NBL_NEXT: () => NBL.Next,
+  NBL_FIRST_NB: () => NBL.FirstNetBuffer,
+  NBL_CONTEXT: () => NBL.Context,
+  NBL_PARENT: () => NBL.ParentNetBufferList,
+  NBL_NDIS_POOL_HANDLE: () => NBL.NdisPoolHandle,
+  NBL_NDIS_RESERVED: () => NBL.NdisReserved,
+  NBL_PROTOCOL_RESERVED: () => NBL.ProtocolReserved,
+  NBL_MINIPORT_RESERVED: () => NBL.MiniportReserved,
+  NBL_SCRATCH: () => NBL.Scratch,
+  NBL_SOURCE_HANDLE: () => NBL.SourceHandle,
+  NBL_NBL_FLAGS: () => NBL.NblFlags,
+  NBL_CHILD_REF_COUNT: () => NBL.ChildRefCount,
+  NBL_FLAGS: () => NBL.Flags,
+  NBL_STATUS: () => NBL.Status,
+  NBL_INFO: () => NBL.NetBufferListInfo,
+  NBL_INFO_COUNT: () => L.MAX_NET_BUFFER_LIST_INFO,
+  NBL_INFO_PROTOCOL_ID: () => pkg.NetBufferListProtocolId,
+  NBL_SIZE: () => NBL.SIZE,
+  NBLC_NEXT: () => NBL_CONTEXT.Next,
+  NBLC_SIZE: () => NBL_CONTEXT.Size,
+  NBLC_OFFSET: () => NBL_CONTEXT.Offset,
+  NBLC_DATA: () => NBL_CONTEXT.ContextData,
+  ROOT_NBL_POOLS: () => ROOT.NBL_POOLS,
 };
 
 /** The switch as read when this test was written (indices are an interface: they must not move). */
@@ -118,7 +136,11 @@ const KNOWN_INDICES: string[] = [
   'P_OWNER', 'P_SLAB_COUNT', 'P_SLAB_UNITS', 'P_CAP', 'P_FLAGS', 'ROOT_MDLS', 'ROOT_NB_POOLS',
   'ROOT_SLAB_POOLS', 'ROOT_MEM_POOLS', 'UNIT_SHIFT', 'SL_POOL', 'SL_STATE', 'SL_OBJ_START', 'SL_OBJ_SIZE',
   'SL_CAP', 'ROOT_PROTOCOLS', 'ROOT_TAG_SETS', 'TS_KIND', 'TS_TAG', 'TS_R_ALLOCS', 'TS_R_FREES',
-  'TS_R_FAILURES', 'TS_R_PEAK', 'TS_R_POOLS',
+  'TS_R_FAILURES', 'TS_R_PEAK', 'TS_R_POOLS', 'P_UNITS', 'NBL_NEXT', 'NBL_FIRST_NB', 'NBL_CONTEXT',
+  'NBL_PARENT', 'NBL_NDIS_POOL_HANDLE', 'NBL_NDIS_RESERVED', 'NBL_PROTOCOL_RESERVED', 'NBL_MINIPORT_RESERVED',
+  'NBL_SCRATCH', 'NBL_SOURCE_HANDLE', 'NBL_NBL_FLAGS', 'NBL_CHILD_REF_COUNT', 'NBL_FLAGS', 'NBL_STATUS',
+  'NBL_INFO', 'NBL_INFO_COUNT', 'NBL_INFO_PROTOCOL_ID', 'NBL_SIZE', 'NBLC_NEXT', 'NBLC_SIZE', 'NBLC_OFFSET',
+  'NBLC_DATA', 'ROOT_NBL_POOLS',
 ];
 
 describe('TS layout mirror == Wasm layout()', () => {
@@ -156,7 +178,7 @@ describe('TS layout mirror == Wasm layout()', () => {
     expect(wasm(0xffffffff)).toBe(0xffffffff);
   });
 
-  it('every field of NB, MDL, MDAT, POOL, SLAB and ROOT is covered by layout()', () => {
+  it('every field of NB, MDL, MDAT, POOL, SLAB, ROOT, NBL and NBL_CONTEXT is covered by layout()', () => {
     const names = new Set(table.map(([, n]) => n));
     const need: [string, Record<string, number>, Record<string, string>][] = [
       ['NB', NB, { Next: 'NB_NEXT', CurrentMdl: 'NB_CURRENT_MDL', CurrentMdlOffset: 'NB_CURRENT_MDL_OFFSET', DataLength: 'NB_DATA_LENGTH', MdlChain: 'NB_MDL_CHAIN', DataOffset: 'NB_DATA_OFFSET', ChecksumBias: 'NB_CHECKSUM_BIAS', NdisPoolHandle: 'NB_NDIS_POOL_HANDLE', NdisReserved: 'NB_NDIS_RESERVED', ProtocolReserved: 'NB_PROTOCOL_RESERVED', MiniportReserved: 'NB_MINIPORT_RESERVED', DataPhysicalAddress: 'NB_DATA_PHYSICAL_ADDRESS', SIZE: 'NB_SIZE' }],
@@ -164,7 +186,9 @@ describe('TS layout mirror == Wasm layout()', () => {
       ['MDAT', MDAT, { Mdl: 'MDAT_MDL', Data: 'MDAT_DATA' }],
       ['POOL', POOL, { Kind: 'P_KIND', Tag: 'P_TAG', ObjSize: 'P_OBJ_SIZE', Cap: 'P_CAP', SlabUnits: 'P_SLAB_UNITS', SlabCount: 'P_SLAB_COUNT', Outstanding: 'P_OUTSTANDING', Peak: 'P_PEAK', MaxOut: 'P_MAX_OUT', Allocs: 'P_ALLOCS', Frees: 'P_FREES', Failures: 'P_FAILURES', Owner: 'P_OWNER', Flags: 'P_FLAGS', User0: 'P_USER0', User1: 'P_USER1', Units: 'P_UNITS', Bytes: 'P_BYTES', Id: 'P_ID', ReqSize: 'P_REQ_SIZE', SIZE: 'POOL_DESC_SIZE' }],
       ['SLAB', SLAB, { Pool: 'SL_POOL', Cap: 'SL_CAP', ObjSize: 'SL_OBJ_SIZE', ObjStart: 'SL_OBJ_START', State: 'SL_STATE' }],
-      ['ROOT', ROOT, { NB_POOLS: 'ROOT_NB_POOLS', SLAB_POOLS: 'ROOT_SLAB_POOLS', MEM_POOLS: 'ROOT_MEM_POOLS', TAG_SETS: 'ROOT_TAG_SETS', PROTOCOLS: 'ROOT_PROTOCOLS', MDLS: 'ROOT_MDLS' }],
+      ['ROOT', ROOT, { NB_POOLS: 'ROOT_NB_POOLS', SLAB_POOLS: 'ROOT_SLAB_POOLS', MEM_POOLS: 'ROOT_MEM_POOLS', TAG_SETS: 'ROOT_TAG_SETS', PROTOCOLS: 'ROOT_PROTOCOLS', MDLS: 'ROOT_MDLS', NBL_POOLS: 'ROOT_NBL_POOLS' }],
+      ['NBL', NBL, { Next: 'NBL_NEXT', FirstNetBuffer: 'NBL_FIRST_NB', Context: 'NBL_CONTEXT', ParentNetBufferList: 'NBL_PARENT', NdisPoolHandle: 'NBL_NDIS_POOL_HANDLE', NdisReserved: 'NBL_NDIS_RESERVED', ProtocolReserved: 'NBL_PROTOCOL_RESERVED', MiniportReserved: 'NBL_MINIPORT_RESERVED', Scratch: 'NBL_SCRATCH', SourceHandle: 'NBL_SOURCE_HANDLE', NblFlags: 'NBL_NBL_FLAGS', ChildRefCount: 'NBL_CHILD_REF_COUNT', Flags: 'NBL_FLAGS', Status: 'NBL_STATUS', NetBufferListInfo: 'NBL_INFO', SIZE: 'NBL_SIZE' }],
+      ['NBL_CONTEXT', NBL_CONTEXT, { Next: 'NBLC_NEXT', Size: 'NBLC_SIZE', Offset: 'NBLC_OFFSET', ContextData: 'NBLC_DATA' }],
     ];
     const missing: string[] = [];
     for (const [obj, mirror, map] of need) {
@@ -314,23 +338,8 @@ describe('the layout as the allocator writes it', () => {
     expect(tagSets.length).toBeGreaterThan(0);
     for (const t of tagSets) expect(rt.kindAt(t)).toBe(KIND.TAG_SET);
 
-    const noop = () => undefined;
     const out = { value: 0 };
-    const status = loose(rt).NdisRegisterProtocolDriver(0, {
-      Header: { Type: pkg.NDIS_OBJECT_TYPE_PROTOCOL_DRIVER_CHARACTERISTICS, Revision: 1, Size: pkg.NDIS_SIZEOF_PROTOCOL_DRIVER_CHARACTERISTICS_REVISION_1 },
-      MajorNdisVersion: 6,
-      MinorNdisVersion: 0,
-      Name: 'layout',
-      BindAdapterHandlerEx: noop,
-      UnbindAdapterHandlerEx: noop,
-      OpenAdapterCompleteHandlerEx: noop,
-      CloseAdapterCompleteHandlerEx: noop,
-      NetPnPEventHandler: noop,
-      OidRequestCompleteHandler: noop,
-      StatusHandlerEx: noop,
-      ReceiveNetBufferListsHandler: noop,
-      SendNetBufferListsCompleteHandler: noop,
-    }, out as never);
+    const status = loose(rt).NdisRegisterProtocolDriver(0, protocolChars('layout'), out as never);
     expect(status).toBe(pkg.NDIS_STATUS_SUCCESS);
     rt.sync();
     expect(rt.kindAt(out.value)).toBe(KIND.PROTOCOL);

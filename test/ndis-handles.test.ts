@@ -38,42 +38,27 @@ import {
   BUGCODE_DRIVER_VERIFIER_DETECTED_VIOLATION,
   RULE_P1,
 } from '../build/ts/index.js';
+import { type Loose, noop, protocolChars, expectBug, row, u32At, u16At } from './helpers.js';
 
 // -- helpers ---------------------------------------------------------------------------------------
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Loose = any;
-
-const noop = () => undefined;
-
 /** A complete NDIS_PROTOCOL_DRIVER_CHARACTERISTICS of revision `rev`, with overrides. */
 function chars(rev: 1 | 2 = 1, over: Record<string, unknown> = {}): Loose {
-  return {
+  return protocolChars('NDISPROT', {
     Header: {
       Type: NDIS_OBJECT_TYPE_PROTOCOL_DRIVER_CHARACTERISTICS,
       Revision: rev,
       Size: rev === 1 ? NDIS_SIZEOF_PROTOCOL_DRIVER_CHARACTERISTICS_REVISION_1 : NDIS_SIZEOF_PROTOCOL_DRIVER_CHARACTERISTICS_REVISION_2,
     },
-    MajorNdisVersion: 6,
     MinorNdisVersion: rev === 1 ? 20 : 30,
     MajorDriverVersion: 1,
     MinorDriverVersion: 0,
     Flags: 0,
-    Name: 'NDISPROT',
     SetOptionsHandler: null,
-    BindAdapterHandlerEx: noop,
-    UnbindAdapterHandlerEx: noop,
-    OpenAdapterCompleteHandlerEx: noop,
-    CloseAdapterCompleteHandlerEx: noop,
-    NetPnPEventHandler: noop,
     UninstallHandler: noop,
-    OidRequestCompleteHandler: noop,
-    StatusHandlerEx: noop,
-    ReceiveNetBufferListsHandler: noop,
-    SendNetBufferListsCompleteHandler: noop,
     ...(rev === 2 ? { DirectOidRequestCompleteHandler: noop } : {}),
     ...over,
-  };
+  });
 }
 
 const REQUIRED = [
@@ -94,44 +79,6 @@ function register(rt: NdisRuntime, c: Loose = chars(1), ctx = 0): number {
   expect(out.value).toBeGreaterThanOrEqual(65536);
   return out.value;
 }
-
-/** Runs `f`, which must throw an NdisBugCheck; returns it. */
-function bugCheck(f: () => unknown): NdisBugCheck {
-  let err: unknown;
-  try {
-    f();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(NdisBugCheck);
-  return err as NdisBugCheck;
-}
-
-function expectBug(
-  f: () => unknown,
-  x: { fn: string; arg?: string; code: number; rule: string; parameters?: number[]; message?: RegExp },
-): NdisBugCheck {
-  const b = bugCheck(f);
-  expect(b.function).toBe(x.fn);
-  expect(b.code).toBe(x.code);
-  expect(b.rule).toBe(x.rule);
-  expect(b.message.startsWith(`${x.fn}: `)).toBe(true);
-  if (x.arg !== undefined) {
-    expect(b.argument).toBe(x.arg);
-    expect(b.message).toContain(`${x.fn}: ${x.arg} `);
-  }
-  if (x.parameters) expect([...b.parameters]).toEqual(x.parameters);
-  if (x.message) expect(b.message).toMatch(x.message);
-  return b;
-}
-
-/** The poolmon row of (tag, type); `tag` is the value or the string poolmon shows. */
-function row(rt: NdisRuntime, tag: number | string, type: string) {
-  return rt.poolmon().find((r) => (typeof tag === 'string' ? r.tag === tag : r.tagValue === tag) && r.type === type);
-}
-
-const u32At = (rt: NdisRuntime, addr: number) => new DataView(rt.memory.buffer).getUint32(addr, true);
-const u16At = (rt: NdisRuntime, addr: number) => new DataView(rt.memory.buffer).getUint16(addr, true);
 
 let rt: NdisRuntime;
 

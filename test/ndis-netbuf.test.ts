@@ -10,11 +10,6 @@ import {
   NdisBugCheck,
   POOL_TAG,
   NDIS_STATUS_SUCCESS,
-  NDIS_OBJECT_TYPE_DEFAULT,
-  NET_BUFFER_POOL_PARAMETERS_REVISION_1,
-  NET_BUFFER_POOL_PARAMETERS_REVISION_2,
-  NDIS_SIZEOF_NET_BUFFER_POOL_PARAMETERS_REVISION_1,
-  NDIS_SIZEOF_NET_BUFFER_POOL_PARAMETERS_REVISION_2,
   NET_BUFFER_POOL_FLAG_VERIFY,
   NormalPoolPriority,
   NormalPagePriority,
@@ -23,74 +18,13 @@ import {
   MDL_LAYOUT,
   RULE_P1,
 } from '../build/ts/index.js';
+import { type Loose, HDR1, HDR2, protocolChars, expectBug, row, u32At, u16At, slot } from './helpers.js';
 
 // -- helpers ---------------------------------------------------------------------------------------
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Loose = any;
-
-const noop = () => undefined;
-const HDR1 = { Type: NDIS_OBJECT_TYPE_DEFAULT, Revision: NET_BUFFER_POOL_PARAMETERS_REVISION_1, Size: NDIS_SIZEOF_NET_BUFFER_POOL_PARAMETERS_REVISION_1 };
-const HDR2 = { Type: NDIS_OBJECT_TYPE_DEFAULT, Revision: NET_BUFFER_POOL_PARAMETERS_REVISION_2, Size: NDIS_SIZEOF_NET_BUFFER_POOL_PARAMETERS_REVISION_2 };
 
 function params(tag: number, dataSize = 0, header: object = HDR1, flags?: number): Loose {
   return flags === undefined ? { Header: header, PoolTag: tag, DataSize: dataSize } : { Header: header, PoolTag: tag, DataSize: dataSize, Flags: flags };
 }
-
-function protocolChars(): Loose {
-  return {
-    Header: { Type: 0x95, Revision: 1, Size: 64 },
-    MajorNdisVersion: 6,
-    MinorNdisVersion: 20,
-    Name: 'NBTEST',
-    BindAdapterHandlerEx: noop,
-    UnbindAdapterHandlerEx: noop,
-    OpenAdapterCompleteHandlerEx: noop,
-    CloseAdapterCompleteHandlerEx: noop,
-    NetPnPEventHandler: noop,
-    OidRequestCompleteHandler: noop,
-    StatusHandlerEx: noop,
-    ReceiveNetBufferListsHandler: noop,
-    SendNetBufferListsCompleteHandler: noop,
-  };
-}
-
-function bugCheck(f: () => unknown): NdisBugCheck {
-  let err: unknown;
-  try {
-    f();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(NdisBugCheck);
-  return err as NdisBugCheck;
-}
-
-function expectBug(
-  f: () => unknown,
-  x: { fn: string; arg?: string; code: number; rule: string; parameters?: number[]; message?: RegExp },
-): NdisBugCheck {
-  const b = bugCheck(f);
-  expect(b.function).toBe(x.fn);
-  expect(b.code).toBe(x.code);
-  expect(b.rule).toBe(x.rule);
-  expect(b.message.startsWith(`${x.fn}: `)).toBe(true);
-  if (x.arg !== undefined) {
-    expect(b.argument).toBe(x.arg);
-    expect(b.message).toContain(`${x.fn}: ${x.arg} `);
-  }
-  if (x.parameters) expect([...b.parameters]).toEqual(x.parameters);
-  if (x.message) expect(b.message).toMatch(x.message);
-  return b;
-}
-
-function row(rt: NdisRuntime, tag: number, type: string) {
-  return rt.poolmon().find((r) => r.tagValue === tag && r.type === type);
-}
-
-const u32At = (rt: NdisRuntime, addr: number) => new DataView(rt.memory.buffer).getUint32(addr, true);
-const u16At = (rt: NdisRuntime, addr: number) => new DataView(rt.memory.buffer).getUint16(addr, true);
-const slot = (n: number) => Math.ceil(n / 8) * 8;
 
 /** Every NB data field as the accessors report it. */
 function nbFields(rt: NdisRuntime, nb: number) {
@@ -161,7 +95,7 @@ describe('NdisAllocateNetBufferPool / NdisFreeNetBufferPool', () => {
 
   it('accepts NdisHandle NULL, a protocol handle and a generic object', () => {
     const out = { value: 0 };
-    expect(rt.NdisRegisterProtocolDriver(0, protocolChars(), out as Loose)).toBe(NDIS_STATUS_SUCCESS);
+    expect(rt.NdisRegisterProtocolDriver(0, protocolChars('NBTEST', { MinorNdisVersion: 20 }), out as Loose)).toBe(NDIS_STATUS_SUCCESS);
     for (const h of [0, out.value, g]) {
       const p = rt.NdisAllocateNetBufferPool(h as Loose, params(4));
       expect(p).toBeGreaterThan(0);
@@ -532,7 +466,7 @@ describe('exhaustion (maxMemory 4 MiB)', () => {
 describe('runtime.reset', () => {
   it('invalidates every handle and object: using one afterwards is a bug check', () => {
     const out = { value: 0 };
-    expect(rt.NdisRegisterProtocolDriver(0, protocolChars(), out as Loose)).toBe(NDIS_STATUS_SUCCESS);
+    expect(rt.NdisRegisterProtocolDriver(0, protocolChars('NBTEST', { MinorNdisVersion: 20 }), out as Loose)).toBe(NDIS_STATUS_SUCCESS);
     const prot = out.value;
     const pool = rt.NdisAllocateNetBufferPool(prot as Loose, params(POOL_TAG('Rst ')));
     const dpool = rt.NdisAllocateNetBufferPool(g as Loose, params(POOL_TAG('RstD'), 256));
@@ -609,7 +543,7 @@ describe('package-level functions act on defaultRuntime', () => {
   it('registers protocols and allocates generic objects, memory and MDLs in defaultRuntime', () => {
     const d = pkg.defaultRuntime;
     const out = { value: 0 };
-    expect(pkg.NdisRegisterProtocolDriver(0, protocolChars(), out as Loose)).toBe(NDIS_STATUS_SUCCESS);
+    expect(pkg.NdisRegisterProtocolDriver(0, protocolChars('NBTEST', { MinorNdisVersion: 20 }), out as Loose)).toBe(NDIS_STATUS_SUCCESS);
     const gen = pkg.NdisAllocateGenericObject(0, POOL_TAG('DGen'), 8);
     const mem = pkg.NdisAllocateMemoryWithTagPriority(out.value as Loose, 32, POOL_TAG('DMem'), NormalPoolPriority);
     const mdl = pkg.NdisAllocateMdl(gen as Loose, mem as Loose, 32);

@@ -5,28 +5,9 @@
  */
 import { describe, it, expect, beforeEach } from 'vitest';
 import { createRuntimeSync, type NdisRuntime } from '../build/ts/runtime.js';
-import { NdisBugCheck, RULE_P1, BUGCODE_BAD_POOL_CALLER, BUGCODE_DRIVER_VERIFIER_DETECTED_VIOLATION } from '../build/ts/errors.js';
+import { RULE_P1, BUGCODE_BAD_POOL_CALLER, BUGCODE_DRIVER_VERIFIER_DETECTED_VIOLATION } from '../build/ts/errors.js';
 import type { SlabPool } from '../build/ts/pool.js';
-
-/** The NDIS methods with plain-number pointers: these tests pass raw and forged addresses on purpose. */
-type Num<T> = T extends number ? number : T;
-type LooseFn<F> = F extends (...a: infer A) => infer R ? (...a: { [I in keyof A]: Num<A[I]> }) => Num<R> : F;
-type LooseRt = { [K in keyof NdisRuntime]: LooseFn<NdisRuntime[K]> };
-const loose = (r: NdisRuntime) => r as unknown as LooseRt;
-
-const PAGE = 65536;
-
-/** Runs `fn`, expects an NdisBugCheck and returns it. */
-function bugCheck(fn: () => unknown): NdisBugCheck {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(NdisBugCheck);
-  return err as NdisBugCheck;
-}
+import { loose, PAGE, bugCheck, nbPool, slot } from './helpers.js';
 
 function mustPool(rt: NdisRuntime, objectSize: number, extra: Record<string, unknown> = {}): SlabPool {
   const p = rt.createSlabPool({ objectSize, ...extra });
@@ -34,24 +15,10 @@ function mustPool(rt: NdisRuntime, objectSize: number, extra: Record<string, unk
   return p!;
 }
 
-function slot(objectSize: number): number {
-  return Math.max(8, Math.ceil(objectSize / 8) * 8);
-}
-
 /** Asserts [p, p + size) ranges are pairwise disjoint. */
 function expectDisjoint(ptrs: number[], size: number): void {
   const s = [...ptrs].sort((a, b) => a - b);
   for (let i = 1; i < s.length; i++) expect(s[i]! - s[i - 1]!).toBeGreaterThanOrEqual(size);
-}
-
-function nbPool(rt: NdisRuntime, dataSize: number): number {
-  const h = loose(rt).NdisAllocateNetBufferPool(0, {
-    Header: { Type: 0x80, Revision: 1, Size: 12 },
-    PoolTag: 0x6c6f6f50,
-    DataSize: dataSize,
-  });
-  expect(h).not.toBe(0);
-  return h;
 }
 
 let rt: NdisRuntime;
@@ -454,7 +421,7 @@ describe('SlabPool.free misuse throws NdisBugCheck and changes nothing', () => {
 
   it('handles and NDIS objects are not SlabPool objects', () => {
     const { pool, live } = setup();
-    const nbp = nbPool(rt, 64);
+    const nbp = nbPool(rt, 64, 0x6c6f6f50);
     const nb = loose(rt).NdisAllocateNetBufferMdlAndData(nbp);
     expect(nb).not.toBe(0);
     const before = pool.stats();

@@ -10,14 +10,8 @@ import fc from 'fast-check';
 import { createRuntimeSync, type NdisRuntime } from '../build/ts/runtime.js';
 import { NdisBugCheck } from '../build/ts/errors.js';
 import type { SlabPool } from '../build/ts/pool.js';
+import { loose, PAGE, nbPool, slot } from './helpers.js';
 
-/** The NDIS methods with plain-number pointers: these tests pass raw and forged addresses on purpose. */
-type Num<T> = T extends number ? number : T;
-type LooseFn<F> = F extends (...a: infer A) => infer R ? (...a: { [I in keyof A]: Num<A[I]> }) => Num<R> : F;
-type LooseRt = { [K in keyof NdisRuntime]: LooseFn<NdisRuntime[K]> };
-const loose = (r: NdisRuntime) => r as unknown as LooseRt;
-
-const PAGE = 65536;
 const BATCH_SIZES = [1, 5, 32, 100, 256] as const;
 const MAX_K = 256;
 
@@ -109,10 +103,6 @@ function pattern(seed: number, n: number): Uint8Array {
     b[j] = x & 0xff;
   }
   return b;
-}
-
-function slotOf(objectSize: number): number {
-  return Math.max(8, Math.ceil(objectSize / 8) * 8);
 }
 
 /**
@@ -229,7 +219,7 @@ function check(rt: NdisRuntime, pool: SlabPool, m: Model): void {
     frees: m.frees,
     failures: m.failures,
     peak: m.peak,
-    bytes: m.live.size * slotOf(m.cfg.objectSize),
+    bytes: m.live.size * slot(m.cfg.objectSize),
   });
   const size = m.cfg.objectSize;
   const addrs = [...m.live.keys()].sort((a, b) => a - b);
@@ -391,10 +381,9 @@ const TAG = 0x706f7250; // 'Prop' in memory order
 
 function runNetBuffers(dataSize: number, cmds: NbCmd[]): void {
   const rt = createRuntimeSync();
-  const pool = loose(rt).NdisAllocateNetBufferPool(0, { Header: { Type: 0x80, Revision: 1, Size: 12 }, PoolTag: TAG, DataSize: dataSize });
-  expect(pool).not.toBe(0);
+  const pool = nbPool(rt, dataSize, TAG);
   const objBytes = 0x78 + dataSize;
-  const slot = slotOf(objBytes);
+  const nbSlot = slot(objBytes);
   const live = new Map<number, Uint8Array>();
   const order: number[] = [];
   const freed: number[] = [];
@@ -409,7 +398,7 @@ function runNetBuffers(dataSize: number, cmds: NbCmd[]): void {
       allocs,
       frees,
       outstanding: live.size,
-      bytes: live.size * slot,
+      bytes: live.size * nbSlot,
     });
     // MdlAndData objects take nothing from the runtime's MDL pool
     expect(rt.poolmon().find((x) => x.type === 'MDL')?.outstanding ?? 0).toBe(0);

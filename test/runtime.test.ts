@@ -5,26 +5,9 @@
 import { describe, it, expect } from 'vitest';
 import { createRuntime, createRuntimeSync, NdisRuntime, type NdisRuntime as Rt } from '../build/ts/runtime.js';
 import { NdisBugCheck, RULE_P1 } from '../build/ts/errors.js';
+import { loose, PAGE, bugCheck, nbPool } from './helpers.js';
 
-/** The NDIS methods with plain-number pointers: these tests pass raw and forged addresses on purpose. */
-type Num<T> = T extends number ? number : T;
-type LooseFn<F> = F extends (...a: infer A) => infer R ? (...a: { [I in keyof A]: Num<A[I]> }) => Num<R> : F;
-type LooseRt = { [K in keyof NdisRuntime]: LooseFn<NdisRuntime[K]> };
-const loose = (r: NdisRuntime) => r as unknown as LooseRt;
-
-const PAGE = 65536;
 const MiB = 1 << 20;
-
-function bugCheck(fn: () => unknown): NdisBugCheck {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(NdisBugCheck);
-  return err as NdisBugCheck;
-}
 
 async function bugCheckAsync(p: Promise<unknown>): Promise<NdisBugCheck> {
   let err: unknown;
@@ -35,12 +18,6 @@ async function bugCheckAsync(p: Promise<unknown>): Promise<NdisBugCheck> {
   }
   expect(err).toBeInstanceOf(NdisBugCheck);
   return err as NdisBugCheck;
-}
-
-function nbPool(rt: Rt, dataSize: number, tag = 0x41424344): number {
-  const h = loose(rt).NdisAllocateNetBufferPool(0, { Header: { Type: 0x80, Revision: 1, Size: 12 }, PoolTag: tag, DataSize: dataSize });
-  expect(h).not.toBe(0);
-  return h;
 }
 
 /** Grows memory by about `bytes` through single allocations (no bulk call, no view refresh). */

@@ -9,7 +9,7 @@ import {
   type NDIS_STATUS, type PNET_BUFFER, type PMDL, type PVOID, type NULL, type Out,
   NDIS_STATUS_SUCCESS, NDIS_STATUS_RESOURCES, NDIS_STATUS_FAILURE,
 } from './constants.js';
-import { E, NB, MDL } from './layout.js';
+import { E, MDLR, NB, MDL } from './layout.js';
 import { checkNb } from './netbuf.js';
 import { checkMdl, isOut, u32Arg } from './handles.js';
 import { checkNbl, type PNET_BUFFER_LIST } from './nbl.js';
@@ -20,14 +20,8 @@ export type NET_BUFFER_ALLOCATE_MDL = (BufferSize: Out<number>) => PMDL | NULL;
 /** NET_BUFFER_FREE_MDL: frees an MDL its NET_BUFFER_ALLOCATE_MDL counterpart returned. */
 export type NET_BUFFER_FREE_MDL = (Mdl: PMDL) => void;
 
-const E_NEED_ALLOC = 55;
-const E_STATUS_FAILURE = 56;
-const E_ADV1 = 57;
-const E_ADV2 = 58;
-const E_GDB1 = 59;
-const E_BAD_HANDLER_MDL = 60;
-const MDLR_DEFAULT = 1;
-const MDLR_HANDLER = 2;
+const { NEED_ALLOC: E_NEED_ALLOC, STATUS_FAILURE: E_STATUS_FAILURE, ADV1: E_ADV1, ADV2: E_ADV2, GDB1: E_GDB1, BAD_HANDLER_MDL: E_BAD_HANDLER_MDL } = E;
+const { DEFAULT: MDLR_DEFAULT, HANDLER: MDLR_HANDLER } = MDLR;
 
 function checkHandler(fn: string, name: string, h: unknown): void {
   if (h !== undefined && h !== null && typeof h !== 'function') throw badParam(fn, name, h, 'a function or NULL');

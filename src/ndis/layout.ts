@@ -148,8 +148,17 @@ export const E = {
   RESOURCES: 52,
   CTX_RANGE: 53,
   NBL_LOOP: 54,
+  NEED_ALLOC: 55,
+  STATUS_FAILURE: 56,
+  ADV1: 57,
+  ADV2: 58,
+  GDB1: 59,
+  BAD_HANDLER_MDL: 60,
   LIMIT: 64,
 } as const;
+
+/** MDL side word 1: who owns a retreat's MDL (assembly/layout.ts MDLR_*). */
+export const MDLR = { DEFAULT: 1, HANDLER: 2 } as const;
 
 export const UNIT_SHIFT = 16;
 export const PAGE_SIZE = 65536;
