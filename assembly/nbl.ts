@@ -99,6 +99,8 @@ function nblNew(h: usize, ctxSize: u32, ctxBackFill: u32): usize {
   let pre = nblPoolContextSize(h);
   let block: usize = 0;
   if (ctxSize > pre) {
+    // The block's Size is a USHORT: a larger context cannot be described (NULL, as NDIS fails).
+    if (ctxSize + ctxBackFill > 0xFFFF) return 0;
     block = memAlloc(K_MEMORY, pU32(h, P_TAG), NBLC_DATA + ctxSize + ctxBackFill, 1, 0);
     if (block == 0) return 0;
   }
@@ -316,6 +318,7 @@ export function ctxAllocate(nbl: usize, size: u32, backFill: u32, tag: u32): u32
       return E_OK;
     }
   }
+  if (size + backFill > 0xFFFF) return E_RESOURCES; // Size is a USHORT
   let block = memAlloc(K_MEMORY, tag, NBLC_DATA + size + backFill, 1, 0);
   if (block == 0) return E_RESOURCES;
   store<u32>(block + NBLC_NEXT, <u32>ctx);
@@ -336,13 +339,14 @@ export function ctxFree(nbl: usize, size: u32): u32 {
   let base = <usize>load<u32>(lookedUpAux(0));
   let baseOffset = load<u32>(lookedUpAux(1));
   let ctx = <usize>load<u32>(nbl + NBL_CONTEXT);
+  gErrPtr = nbl;
   if (ctx == 0) { gErrDetail = 0; return E_CTX_RANGE; }
   let off = <u32>load<u16>(ctx + NBLC_OFFSET);
   let blockSize = <u32>load<u16>(ctx + NBLC_SIZE);
   if (ctx == base) {
     if (off + size > baseOffset) { gErrDetail = baseOffset - min<u32>(off, baseOffset); return E_NBL_FREE2; }
   } else {
-    if (lookup(ctx, K_MEMORY) != E_OK) { gErrPtr = ctx; return E_CTX_RANGE; }
+    if (lookup(ctx, K_MEMORY) != E_OK) { gErrDetail = 0; return E_CTX_RANGE; }
     if (off + size > blockSize) { gErrDetail = blockSize - off; return E_CTX_RANGE; }
   }
   off += size;

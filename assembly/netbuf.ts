@@ -477,7 +477,11 @@ export function nbAllocateMdlAndData(h: usize): usize {
 /** NdisFreeNetBuffer. */
 export function nbFree(nb: usize): u32 {
   let e = lookup(nb, K_NB);
-  if (e == E_WRONG_KIND && preallocNb(nb) == E_OK) return E_NBL_FREE1;
+  if (e == E_WRONG_KIND) {
+    let e2 = preallocNb(nb);
+    if (e2 == E_OK) return E_NBL_FREE1;
+    if (e2 == E_NOT_ALLOCATED) return argErr(0, E_NOT_ALLOCATED); // the NB of a freed NBL
+  }
   if (e != E_OK) return argErr(0, e);
   freeRetreatMdls(nb); // DESIGN decision 21
   lookup(nb, K_NB);

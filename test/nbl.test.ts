@@ -93,17 +93,17 @@ function nbl(pool: number, ctx = 0, backFill = 0): number {
 
 /** A registered protocol driver's handle. */
 function protocol(name = 'NBLTEST'): number {
-  const out = { value: 0 };
+  const out: Loose = { value: 0 };
   expect(r.NdisRegisterProtocolDriver(0, protocolChars(name), out)).toBe(NDIS_STATUS_SUCCESS);
   expect(out.value).toBeGreaterThanOrEqual(PAGE);
   return out.value;
 }
 
 /** A NET_BUFFER pool (DataSize 0) and `n` NBs from it (MdlChain NULL). */
-function nbs(n: number): { pool: number; list: number[] } {
+function nbs(n: number): { pool: number; list: Loose[] } {
   const pool = r.NdisAllocateNetBufferPool(0, { Header: NB_HDR1, PoolTag: TAG.nb, DataSize: 0 });
   expect(pool).toBeGreaterThanOrEqual(PAGE);
-  const list: number[] = [];
+  const list: Loose[] = [];
   for (let i = 0; i < n; i++) {
     const b = r.NdisAllocateNetBuffer(pool, 0, 0, 0);
     expect(b).toBeGreaterThanOrEqual(PAGE);
@@ -113,11 +113,11 @@ function nbs(n: number): { pool: number; list: number[] } {
 }
 
 /** MDLs chained in order over one memory block of sizes' total. */
-function mdlChain(sizes: number[]): { mem: number; mdls: number[] } {
+function mdlChain(sizes: number[]): { mem: number; mdls: Loose[] } {
   const total = sizes.reduce((a, b) => a + b, 0);
   const mem = r.NdisAllocateMemoryWithTagPriority(g, total, TAG.mem, NormalPoolPriority);
   expect(mem).toBeGreaterThanOrEqual(PAGE);
-  const mdls: number[] = [];
+  const mdls: Loose[] = [];
   let off = 0;
   for (const s of sizes) {
     const m = r.NdisAllocateMdl(g, mem + off, s);
@@ -145,6 +145,12 @@ function unchanged(f: () => unknown, x: Expect): NdisBugCheck {
 const rule = (fn: string, arg: string | undefined, id: keyof typeof RULE_P1, p2?: number, p3 = 0, p4 = 0): Expect => ({
   fn, arg, code: C4, rule: id, parameters: p2 === undefined ? undefined : [RULE_P1[id], p2 >>> 0, p3 >>> 0, p4 >>> 0],
 });
+/** `f` must throw rule `id` (unchanged state); only bug-check parameters 1 and 2 are checked. */
+function unchangedP12(f: () => unknown, fn: string, arg: string, id: keyof typeof RULE_P1, p2: number): NdisBugCheck {
+  const b = unchanged(f, rule(fn, arg, id));
+  expect([...b.parameters].slice(0, 2)).toEqual([RULE_P1[id], p2 >>> 0]);
+  return b;
+}
 const altNbl = (fn: string, arg: string, p: number): Expect => ({
   fn, arg, code: C2, rule: 'ALT-NBL', parameters: [0x07, 0, 0, p], message: /already freed/,
 });
@@ -393,7 +399,7 @@ describe('NdisAllocateNetBufferList: one slab object per NBL', () => {
 
   it('data written into one NBL does not touch its neighbours', () => {
     const p = nblPool({ fAllocateNetBuffer: true, ContextSize: 8, DataSize: 100 });
-    const list = Array.from({ length: 8 }, () => nbl(p, 8, 0));
+    const list: Loose[] = Array.from({ length: 8 }, () => nbl(p, 8, 0));
     const before = list.map((n) => nblBytes(n));
     const first = r.NET_BUFFER_LIST_FIRST_NB(list[3]);
     rt.bytes(first + MDAT.Data, 100).fill(0xab);
@@ -491,6 +497,41 @@ describe('NdisAllocateNetBufferList: one slab object per NBL', () => {
     expect(r.NdisGetNetBufferListProtocolId(nbl(nblPool()))).toBe(NDIS_PROTOCOL_ID_DEFAULT);
   });
 
+  it('an object above the shared-slab size (DataSize 300000) works the same', () => {
+    const p = nblPool({ fAllocateNetBuffer: true, ContextSize: 8, DataSize: 300_000 });
+    const a = nbl(p, 8, 0);
+    const b = nbl(p, 0, 0);
+    for (const n of [a, b]) {
+      const nb = r.NET_BUFFER_LIST_FIRST_NB(n);
+      expect(nb).toBe(n + NBL.SIZE + 8 + 8);
+      expect(r.NET_BUFFER_DATA_LENGTH(nb)).toBe(300_000);
+      expect(r.MmGetMdlByteCount(r.NET_BUFFER_FIRST_MDL(nb))).toBe(300_000);
+      expect(r.NdisGetPoolFromNetBuffer(nb)).toBe(p);
+      expect(r.NdisGetPoolFromNetBufferList(n)).toBe(p);
+    }
+    rt.bytes(r.NET_BUFFER_LIST_FIRST_NB(a) + MDAT.Data, 300_000).fill(1);
+    expect(r.NET_BUFFER_LIST_CONTEXT_DATA_START(b)).toBe(b + NBL.SIZE + 8 + 8);
+    expect(r.freeNetBufferListChain(a)).toBe(1);
+    r.NdisFreeNetBufferList(b);
+    r.NdisFreeNetBufferListPool(p);
+  });
+
+  it('returns NULL for an object no 32-bit address space holds', () => {
+    expect(r.NdisAllocateNetBufferListPool(0, lp({ fAllocateNetBuffer: true, DataSize: 0xffffffff }))).toBe(0);
+    expect(r.NdisAllocateNetBufferListPool(0, lp({ fAllocateNetBuffer: true, DataSize: 0xfff00000, ContextSize: 0xfff8 }))).toBe(0);
+  });
+
+  it('ContextSize + ContextBackFill above 0xFFFF: the block Size still covers the context (USHORT Size)', () => {
+    const n = r.NdisAllocateNetBufferList(nblPool(), 0xfff8, 0x10);
+    if (n !== 0) {
+      const ctx = r.NET_BUFFER_LIST_CONTEXT(n);
+      // NDIS-SPEC §4.3: Offset = unused bytes, Size = used + unused; ContextSize bytes are in use.
+      expect(r.NET_BUFFER_LIST_CONTEXT_DATA_SIZE(n)).toBeGreaterThanOrEqual(0xfff8);
+      expect(r.NET_BUFFER_LIST_CONTEXT_DATA_START(n) + 0xfff8).toBeLessThanOrEqual(ctx + 8 + r.NET_BUFFER_LIST_CONTEXT_DATA_SIZE(n));
+      r.NdisFreeNetBufferList(n);
+    }
+  });
+
   it('a reused NBL slot starts clean', () => {
     const p = nblPool({ fAllocateNetBuffer: true, ContextSize: 8 });
     const a = nbl(p, 8, 0);
@@ -540,7 +581,6 @@ describe('NdisAllocateNetBufferAndNetBufferList', () => {
     unchanged(() => r.NdisAllocateNetBufferAndNetBufferList(p, 0, 0, p, 0, 0), origin46(fn, 'MdlChain', p));
     r.NDIS_MDL_LINKAGE_SET(mdls[0], 0);
     r.NdisFreeMdl(mdls[1]);
-    r.NDIS_MDL_LINKAGE_SET(mdls[0], 0);
     expect(r.NdisAllocateNetBufferAndNetBufferList(p, 0, 0, mdls[0], 0, 100)).toBeGreaterThanOrEqual(PAGE);
     unchanged(() => r.NdisAllocateNetBufferAndNetBufferList(p, 0, 0, mdls[1], 0, 0), { fn, arg: 'MdlChain', code: C2, rule: 'ALT-MDL', parameters: [0x07, 0, 0, mdls[1]] });
   });
@@ -825,11 +865,12 @@ describe('NdisAllocateNetBufferListContext / NdisFreeNetBufferListContext', () =
     stack.push(at0);
     for (const [size, backFill] of levels) {
       const before = { start: r.NET_BUFFER_LIST_CONTEXT_DATA_START(n), ctx: r.NET_BUFFER_LIST_CONTEXT(n), dataSize: r.NET_BUFFER_LIST_CONTEXT_DATA_SIZE(n) };
+      const unused = u16At(rt, before.ctx + NBLC.Offset); // unused bytes of the current block
       expect(r.NdisAllocateNetBufferListContext(n, size, backFill, TAG.ctx)).toBe(NDIS_STATUS_SUCCESS);
       const start = r.NET_BUFFER_LIST_CONTEXT_DATA_START(n);
       const ctx = r.NET_BUFFER_LIST_CONTEXT(n);
-      const unused = u16At(rt, before.ctx + NBLC.Offset) + size; // before the call
-      if (unused - size >= size && ctx === before.ctx) {
+      if (unused >= size) {
+        expect(ctx).toBe(before.ctx);
         expect(start).toBe(before.start - size);
       } else {
         expect(ctx).not.toBe(before.ctx);
@@ -892,18 +933,29 @@ describe('NdisAllocateNetBufferListContext / NdisFreeNetBufferListContext', () =
     const fn = 'NdisFreeNetBufferListContext';
     const p = nblPool({ ContextSize: 16 });
     const n = nbl(p, 8, 0);
-    let b = unchanged(() => r.NdisFreeNetBufferListContext(n, 8), rule(fn, 'NetBufferList', 'NBL-FREE-2', n, 0));
+    const x = rule(fn, 'NetBufferList', 'NBL-FREE-2');
+    let b = unchanged(() => r.NdisFreeNetBufferListContext(n, 8), x);
     expect(b.message).toMatch(/only 0 byte\(s\)/);
+    expect(b.parameters[2]).toBe(0);
     expect(r.NdisAllocateNetBufferListContext(n, 4, 0, TAG.ctx)).toBe(NDIS_STATUS_SUCCESS);
-    b = unchanged(() => r.NdisFreeNetBufferListContext(n, 8), rule(fn, 'NetBufferList', 'NBL-FREE-2', n, 4));
+    b = unchanged(() => r.NdisFreeNetBufferListContext(n, 8), x);
     expect(b.message).toMatch(/only 4 byte\(s\)/);
+    expect(b.parameters[2]).toBe(4);
     r.NdisFreeNetBufferListContext(n, 4);
-    unchanged(() => r.NdisFreeNetBufferListContext(n, 4), rule(fn, 'NetBufferList', 'NBL-FREE-2', n, 0));
+    unchanged(() => r.NdisFreeNetBufferListContext(n, 4), x);
     // The context of a decision-13 block is the allocation's too.
     const m = nbl(p, 32, 8);
-    unchanged(() => r.NdisFreeNetBufferListContext(m, 8), rule(fn, 'NetBufferList', 'NBL-FREE-2', m, 0));
+    unchanged(() => r.NdisFreeNetBufferListContext(m, 8), x);
     r.NdisFreeNetBufferList(m);
     r.NdisFreeNetBufferList(n);
+  });
+
+  it('NBL-FREE-2 from NdisFreeNetBufferListContext names the NBL in bug-check parameter 2', () => {
+    const fn = 'NdisFreeNetBufferListContext';
+    const n = nbl(nblPool({ ContextSize: 8 }), 8, 0);
+    // An earlier, unrelated bug check must not leak into this one's parameters.
+    expect(() => r.NdisFreeNetBufferList(12345)).toThrow(NdisBugCheck);
+    unchanged(() => r.NdisFreeNetBufferListContext(n, 8), rule(fn, 'NetBufferList', 'NBL-FREE-2', n, 0));
   });
 
   it('releasing more than a pushed block holds, or any context from an NBL without one, is a bug check', () => {
@@ -911,7 +963,7 @@ describe('NdisAllocateNetBufferListContext / NdisFreeNetBufferListContext', () =
     const n = nbl(nblPool());
     unchanged(() => r.NdisFreeNetBufferListContext(n, 8), rule(fn, 'ContextSize', 'NBL-FREE-2', 8, 0));
     expect(r.NdisAllocateNetBufferListContext(n, 8, 4, TAG.ctx)).toBe(NDIS_STATUS_SUCCESS);
-    unchanged(() => r.NdisFreeNetBufferListContext(n, 16), rule(fn, 'ContextSize', 'NBL-FREE-2', 16, 4));
+    unchanged(() => r.NdisFreeNetBufferListContext(n, 16), rule(fn, 'ContextSize', 'NBL-FREE-2', 16, 8));
     r.NdisFreeNetBufferListContext(n, 8);
     r.NdisFreeNetBufferList(n);
   });
@@ -929,6 +981,21 @@ describe('NdisAllocateNetBufferListContext / NdisFreeNetBufferListContext', () =
     unchanged(() => r.NdisFreeNetBufferListContext(n, 2), rule('NdisFreeNetBufferListContext', 'ContextSize', 'CTX-ALIGN', 2, 4));
     expect(r.NET_BUFFER_LIST_CONTEXT_DATA_START(n)).toBe(n + NBL.SIZE + 8 + 12);
     r.NdisFreeNetBufferListContext(n, 4);
+    r.NdisFreeNetBufferList(n);
+  });
+
+  it('ContextSize + ContextBackFill above 0xFFFF: the pushed block covers the context and the matching free works', () => {
+    const n = nbl(nblPool());
+    const st = r.NdisAllocateNetBufferListContext(n, 0xfffc, 0x10, TAG.ctx);
+    if (st === NDIS_STATUS_SUCCESS) {
+      const ctx = r.NET_BUFFER_LIST_CONTEXT(n);
+      expect(r.NET_BUFFER_LIST_CONTEXT_DATA_SIZE(n)).toBeGreaterThanOrEqual(0xfffc);
+      expect(r.NET_BUFFER_LIST_CONTEXT_DATA_START(n) + 0xfffc).toBeLessThanOrEqual(ctx + 8 + r.NET_BUFFER_LIST_CONTEXT_DATA_SIZE(n));
+      r.NdisFreeNetBufferListContext(n, 0xfffc);
+    } else {
+      expect(st).toBe(NDIS_STATUS_RESOURCES);
+    }
+    expect(r.NET_BUFFER_LIST_CONTEXT(n)).toBe(0);
     r.NdisFreeNetBufferList(n);
   });
 
@@ -957,7 +1024,7 @@ describe('NdisAllocateNetBufferListContext / NdisFreeNetBufferListContext', () =
     expect(s.NdisAllocateNetBufferListContext(n, 64, 0, TAG.ctx)).toBe(NDIS_STATUS_RESOURCES);
     expect(s.NdisAllocateNetBufferListContext(n, 8, 8, TAG.mem)).toBe(NDIS_STATUS_RESOURCES);
     expect(keep(small)).toEqual(before.pm);
-    expect(small.bytes(n, NBL.SIZE + 16)).toEqual(before.bytes);
+    expect(small.bytes(n, NBL.SIZE + 16).slice()).toEqual(before.bytes);
     expect(small.memoryUsage()).toEqual(before.mem);
     expect(s.NET_BUFFER_LIST_CONTEXT(n)).toBe(n + NBL.SIZE);
     expect(s.NET_BUFFER_LIST_CONTEXT_DATA_SIZE(n)).toBe(8);
@@ -1103,7 +1170,7 @@ describe('chain helpers', () => {
     const d = nbl(withNb, 16, 8); // 1 NB + 1 driver NB after it, and a decision-13 context block
     r.NET_BUFFER_NEXT_NB_SET(r.NET_BUFFER_LIST_FIRST_NB(d), list[2]);
     const e = nbl(plain, 8, 0);
-    const nbls = [a, b, c, d, e];
+    const nbls: Loose[] = [a, b, c, d, e];
     for (let i = 0; i + 1 < nbls.length; i++) r.NET_BUFFER_LIST_NEXT_NBL_SET(nbls[i], nbls[i + 1]);
     return { nbls, nbCount: 5, driverNbs: list, pools: [plain, withNb] };
   }
@@ -1171,7 +1238,6 @@ describe('chain helpers', () => {
     expectBug(() => it.next(), altNbl('nblChain', 'NetBufferList', nbls[2]));
     // Unlinked, the rest frees.
     r.NET_BUFFER_LIST_NEXT_NBL_SET(nbls[1], nbls[3]);
-    r.NET_BUFFER_LIST_FIRST_NB_SET(nbls[3], r.NET_BUFFER_LIST_FIRST_NB(nbls[3])); // untouched
     expect(r.freeNetBufferListChain(nbls[0])).toBe(4);
   });
 
@@ -1179,14 +1245,15 @@ describe('chain helpers', () => {
     const { nbls } = chain5();
     expect(r.NdisAllocateNetBufferListContext(nbls[3], 16, 0, TAG.ctx)).toBe(NDIS_STATUS_SUCCESS);
     const blk = r.NET_BUFFER_LIST_CONTEXT(nbls[3]);
-    const b = unchanged(() => r.freeNetBufferListChain(nbls[0]), rule('freeNetBufferListChain', 'NetBufferListChain[3]', 'NBL-FREE-2', nbls[3], blk));
+    expect(blk).toBeGreaterThanOrEqual(PAGE);
+    const b = unchangedP12(() => r.freeNetBufferListChain(nbls[0]), 'freeNetBufferListChain', 'NetBufferListChain[3]', 'NBL-FREE-2', nbls[3]);
     expect(b.message).toMatch(/NdisFreeNetBufferListContext/);
     // Counting does not care about contexts.
     expect(r.countNetBufferLists(nbls[0])).toBe(5);
     // Context from the preallocated block's unused space counts too.
     r.NdisFreeNetBufferListContext(nbls[3], 16);
     expect(r.NdisAllocateNetBufferListContext(nbls[0], 8, 0, TAG.ctx)).toBe(NDIS_STATUS_SUCCESS);
-    unchanged(() => r.freeNetBufferListChain(nbls[0]), rule('freeNetBufferListChain', 'NetBufferListChain[0]', 'NBL-FREE-2', nbls[0], nbls[0] + NBL.SIZE));
+    unchangedP12(() => r.freeNetBufferListChain(nbls[0]), 'freeNetBufferListChain', 'NetBufferListChain[0]', 'NBL-FREE-2', nbls[0]);
     r.NdisFreeNetBufferListContext(nbls[0], 8);
     expect(r.freeNetBufferListChain(nbls[0])).toBe(5);
   });
@@ -1203,7 +1270,7 @@ describe('chain helpers', () => {
     for (const [name, make] of loops) {
       make();
       for (const fn of ['countNetBufferLists', 'countNetBuffers', 'freeNetBufferListChain'] as const) {
-        const x = unchanged(() => r[fn](a), rule(fn, 'NetBufferListChain', 'PARAM', a));
+        const x = unchangedP12(() => r[fn](a), fn, 'NetBufferListChain', 'PARAM', a);
         expect(x.message, name).toMatch(/loops back/);
       }
       // Restore the straight chain.
@@ -1217,7 +1284,7 @@ describe('chain helpers', () => {
   it('countNetBuffers throws on a looping NET_BUFFER list', () => {
     const { nbls, driverNbs } = chain5();
     r.NET_BUFFER_NEXT_NB_SET(driverNbs[1], driverNbs[0]); // c: nb0 -> nb1 -> nb0
-    const x = unchanged(() => r.countNetBuffers(nbls[0]), rule('countNetBuffers', 'NetBufferListChain', 'PARAM', nbls[0]));
+    const x = unchangedP12(() => r.countNetBuffers(nbls[0]), 'countNetBuffers', 'NetBufferListChain', 'PARAM', nbls[0]);
     expect(x.message).toMatch(/loops back/);
     expect(r.countNetBufferLists(nbls[0])).toBe(5);
     r.NET_BUFFER_NEXT_NB_SET(driverNbs[1], 0);
@@ -1229,5 +1296,46 @@ describe('chain helpers', () => {
       unchanged(() => r[fn](1.5), rule(fn, 'NetBufferListChain', 'PARAM'));
       unchanged(() => r[fn](g), origin46(fn, 'NetBufferListChain[0]', g));
     }
+  });
+});
+
+// -- exhaustion ----------------------------------------------------------------------------------------------
+
+describe('NBL allocation when memory is spent (maxMemory 2 MiB)', () => {
+  it('NdisAllocateNetBufferList / NdisAllocateNetBufferAndNetBufferList return NULL and leak no context block', () => {
+    const small = createRuntimeSync({ maxMemory: 2 ** 20 * 2 });
+    const s = loose(small);
+    const p = s.NdisAllocateNetBufferListPool(0, lp({ fAllocateNetBuffer: true }));
+    expect(p).toBeGreaterThanOrEqual(PAGE);
+    // One NBL with a per-call context block: the pool tag's memory class now has a slab.
+    const first = s.NdisAllocateNetBufferList(p, 64, 0);
+    expect(first).toBeGreaterThanOrEqual(PAGE);
+    // Fill the budget with NBLs without context.
+    const list: number[] = [];
+    for (let i = 0; i < 100_000; i++) {
+      const n = s.NdisAllocateNetBufferList(p, 0, 0);
+      if (n === 0) break;
+      list.push(n);
+    }
+    expect(list.length).toBeGreaterThan(1000);
+    expect(s.NdisAllocateNetBufferAndNetBufferList(p, 0, 0, 0, 0, 0)).toBe(0);
+    // The context block can be had (its slab has room) but the NBL cannot: the block goes back.
+    const mem = row(small, TAG.pool, 'Memory')!;
+    const nblRow = row(small, TAG.pool, 'NBL')!;
+    expect(mem.outstanding).toBe(1);
+    expect(s.NdisAllocateNetBufferList(p, 64, 0)).toBe(0);
+    expect(s.NdisAllocateNetBufferAndNetBufferList(p, 64, 0, 0, 0, 0)).toBe(0);
+    expect(row(small, TAG.pool, 'Memory')).toMatchObject({ outstanding: 1, bytes: mem.bytes });
+    expect(row(small, TAG.pool, 'NBL')).toMatchObject({ outstanding: nblRow.outstanding, allocs: nblRow.allocs });
+    // Everything frees; then allocation works again.
+    expect(s.freeNetBufferListChain(0)).toBe(0);
+    for (const n of list) s.NdisFreeNetBufferList(n);
+    s.NdisFreeNetBufferList(first);
+    expect(row(small, TAG.pool, 'NBL')).toMatchObject({ outstanding: 0 });
+    expect(row(small, TAG.pool, 'Memory')).toMatchObject({ outstanding: 0 });
+    const again = s.NdisAllocateNetBufferList(p, 64, 0);
+    expect(again).toBeGreaterThanOrEqual(PAGE);
+    s.NdisFreeNetBufferList(again);
+    s.NdisFreeNetBufferListPool(p);
   });
 });
