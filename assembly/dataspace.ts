@@ -114,7 +114,13 @@ export function nbPrepend(nb: usize, mdl: usize, delta: u32, flags: u32): u32 {
   if (e != E_OK) return argErr(1, e);
   let aux1 = lookedUpAux(1);
   let owned = load<u32>(aux1);
-  if (flags == MDLR_HANDLER && (owned != 0 || load<u32>(mdl + MDL_NEXT) != 0)) { gErrPtr = mdl; return E_BAD_HANDLER_MDL; }
+  if (flags == MDLR_HANDLER) {
+    if (owned != 0 || load<u32>(mdl + MDL_NEXT) != 0) { gErrPtr = mdl; return E_BAD_HANDLER_MDL; }
+    // Not already a link of this NB's chain (its last MDL has Next NULL too).
+    for (let m = <usize>load<u32>(nb + NB_MDL_CHAIN); m != 0; m = <usize>load<u32>(m + MDL_NEXT)) {
+      if (m == mdl) { gErrPtr = mdl; return E_BAD_HANDLER_MDL; }
+    }
+  }
   let s = load<u32>(mdl + MDL_BYTE_COUNT);
   let off = load<u32>(nb + NB_DATA_OFFSET);
   if (<u64>s + off < <u64>delta) { gErrPtr = mdl; gErrDetail = s; return E_BAD_HANDLER_MDL; }
@@ -138,25 +144,11 @@ export function nbPrepend(nb: usize, mdl: usize, delta: u32, flags: u32): u32 {
  * handler (ADV-2, checked before anything changes, when there is no handler for them).
  */
 export function nbAdvance(nb: usize, delta: u32, freeMdl: bool, haveHandler: bool): u32 {
-  let e = nbAndChain(nb);
+  let e = nbAdvanceCheck(nb, delta, freeMdl, haveHandler);
   if (e != E_OK) return e;
   let len = load<u32>(nb + NB_DATA_LENGTH);
-  if (delta > len) { gErrPtr = nb; gErrDetail = len; return E_ADV1; }
   let off = load<u32>(nb + NB_DATA_OFFSET) + delta;
   gDsResult = 0;
-  if (freeMdl) {
-    // Dry run: which head MDLs would go, and can each be freed by the right allocator?
-    let m = <usize>load<u32>(nb + NB_MDL_CHAIN);
-    let rem = off;
-    while (m != 0 && lookup(m, K_MDL) == E_OK) {
-      let fl = load<u32>(lookedUpAux(1));
-      let bc = load<u32>(m + MDL_BYTE_COUNT);
-      if (fl == 0 || rem < bc || load<u32>(m + MDL_NEXT) == 0) break;
-      if ((fl & MDLR_HANDLER) != 0 && !haveHandler) { gErrPtr = m; return E_ADV2; }
-      rem -= bc;
-      m = <usize>load<u32>(m + MDL_NEXT);
-    }
-  }
   store<u32>(nb + NB_DATA_OFFSET, off);
   store<u32>(nb + NB_DATA_LENGTH, len - delta);
   if (freeMdl) {
@@ -184,6 +176,32 @@ export function nbAdvance(nb: usize, delta: u32, freeMdl: bool, haveHandler: boo
     gDsResult = <u32>handlerHead;
   }
   nbAdjustCurrent(nb);
+  return E_OK;
+}
+
+/**
+ * The checks of nbAdvance with no change: the NB and its chain, ADV-1, and (with `freeMdl`)
+ * ADV-2 for the MDLs that would be freed. The NBL form runs it on every NB first.
+ */
+export function nbAdvanceCheck(nb: usize, delta: u32, freeMdl: bool, haveHandler: bool): u32 {
+  let e = nbAndChain(nb);
+  if (e != E_OK) return e;
+  let len = load<u32>(nb + NB_DATA_LENGTH);
+  if (delta > len) { gErrPtr = nb; gErrDetail = len; return E_ADV1; }
+  let off = load<u32>(nb + NB_DATA_OFFSET) + delta;
+  if (freeMdl) {
+    // Dry run: which head MDLs would go, and can each be freed by the right allocator?
+    let m = <usize>load<u32>(nb + NB_MDL_CHAIN);
+    let rem = off;
+    while (m != 0 && lookup(m, K_MDL) == E_OK) {
+      let fl = load<u32>(lookedUpAux(1));
+      let bc = load<u32>(m + MDL_BYTE_COUNT);
+      if (fl == 0 || rem < bc || load<u32>(m + MDL_NEXT) == 0) break;
+      if ((fl & MDLR_HANDLER) != 0 && !haveHandler) { gErrPtr = m; return E_ADV2; }
+      rem -= bc;
+      m = <usize>load<u32>(m + MDL_NEXT);
+    }
+  }
   return E_OK;
 }
 

@@ -75,18 +75,25 @@ export function embeddedMdl(mdl: usize): u32 {
 }
 
 /**
- * Frees the default-allocated retreat MDLs (and their buffers) at the head of `nb`'s chain, as
- * NdisFreeNetBuffer / NdisFreeNetBufferList do (DESIGN decision 21). MDLs from a retreat handler
- * belong to the handler's allocator and are left alone. Stops at the first other MDL.
+ * Releases the retreat-owned MDLs at the head of `nb`'s chain, as NdisFreeNetBuffer /
+ * NdisFreeNetBufferList do (DESIGN decision 21): the default allocator's MDLs and buffers are
+ * freed; a handler's MDLs go back to the handler's owner (unlinked, no longer retreat-owned:
+ * they belong to the handler's allocator). Stops at the first MDL a caller supplied.
  */
 export function freeRetreatMdls(nb: usize): void {
   let m = <usize>load<u32>(nb + NB_MDL_CHAIN);
-  while (m != 0 && lookup(m, K_MDL) == E_OK && (load<u32>(lookedUpAux(1)) & MDLR_DEFAULT) != 0) {
+  while (m != 0 && lookup(m, K_MDL) == E_OK) {
+    let flags = load<u32>(lookedUpAux(1));
+    if (flags == 0) break;
     let next = <usize>load<u32>(m + MDL_NEXT);
-    let buf = <usize>load<u32>(lookedUpAux(2));
     store<u32>(lookedUpAux(1), 0);
-    freeLookedUp();
-    if (lookup(buf, K_MEMORY) == E_OK) freeLookedUp();
+    if (flags & MDLR_DEFAULT) {
+      let buf = <usize>load<u32>(lookedUpAux(2));
+      freeLookedUp();
+      if (lookup(buf, K_MEMORY) == E_OK) freeLookedUp();
+    } else {
+      store<u32>(m + MDL_NEXT, 0);
+    }
     m = next;
   }
   store<u32>(nb + NB_MDL_CHAIN, <u32>m);

@@ -35,7 +35,7 @@ export {
 export { preallocNb, embeddedMdl } from "./embedded";
 export {
   nbRetreatFast, retreatAllocDefault, retreatFreeDefault, retreatReleaseHandlerMdl, nbPrepend,
-  nbAdvance, nbAdjust, nbGetDataBuffer, nbCopy, nbPhysicalCount,
+  nbAdvance, nbAdvanceCheck, nbAdjust, nbGetDataBuffer, nbCopy, nbPhysicalCount,
 } from "./dataspace";
 import { gDsResult } from "./dataspace";
 /** Result of the last data-space call (bytes copied, pages, handler MDL list). */

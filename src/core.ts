@@ -72,6 +72,7 @@ export interface WasmExports {
   retreatReleaseHandlerMdl(mdl: number): void;
   nbPrepend(nb: number, mdl: number, delta: number, flags: number): number;
   nbAdvance(nb: number, delta: number, freeMdl: number, haveHandler: number): number;
+  nbAdvanceCheck(nb: number, delta: number, freeMdl: number, haveHandler: number): number;
   nbAdjust(nb: number): number;
   nbGetDataBuffer(nb: number, n: number, storage: number, alignMul: number, alignOff: number): number;
   nbCopy(dst: number, dstOff: number, bytes: number, src: number, srcOff: number): number;

@@ -38,7 +38,7 @@ function dsFail(rt: RuntimeCore, fn: string, e: number, nb: number, extra: { mdl
   const d = rt.wasm.errDetail() >>> 0;
   switch (e) {
     case E_ADV1:
-      return ruleViolation(fn, 'DataOffsetDelta', 'ADV-1', `is more than the NET_BUFFER's DataLength (${d}): advance cannot shrink the used space below 0`, nb, d);
+      return ruleViolation(fn, 'DataOffsetDelta', 'ADV-1', `is more than the DataLength (${d}) of NET_BUFFER ${hexAddr(nb)}: advance cannot shrink the used space below 0`, nb, d);
     case E_ADV2:
       return ruleViolation(fn, 'FreeMdl', 'ADV-2', `${hexAddr(p)} was allocated by a retreat's NET_BUFFER_ALLOCATE_MDL handler; free it through a NET_BUFFER_FREE_MDL handler`, p);
     case E_BAD_HANDLER_MDL:
@@ -199,11 +199,10 @@ export const dataSpaceApi = {
     const free = checkBool(fn, 'FreeMdl', FreeMdl);
     checkHandler(fn, 'FreeMdlHandler', FreeMdlHandler);
     const nbs = nbsOf(this, fn, NetBufferList);
+    // Every NB is checked (chain, ADV-1, ADV-2) before any moves: all or nothing.
     for (const nb of nbs) {
-      const len = this.rd32(nb + NB.DataLength);
-      if (DataOffsetDelta > len) {
-        throw ruleViolation(fn, 'DataOffsetDelta', 'ADV-1', `is more than the DataLength (${len}) of NET_BUFFER ${hexAddr(nb)}`, nb, len);
-      }
+      const e = this.wasm.nbAdvanceCheck(nb, DataOffsetDelta, free ? 1 : 0, FreeMdlHandler ? 1 : 0) >>> 0;
+      if (e !== E.OK) throw dsFail(this, fn, e, nb);
     }
     for (const nb of nbs) advanceOne(this, fn, nb, DataOffsetDelta, free, FreeMdlHandler);
   },
