@@ -13,6 +13,10 @@
  *   single.js    baseline: plain-JS Int32Array free-list pool, pop + push
  *   bulk.slab    SlabPool.allocMany + freeMany, 256 at a time through a u32Batch (zero-copy)
  *   bulk.js      baseline: the same plain-JS pool, 256 pops then 256 pushes
+ *   nbl.ndis     NBL with preallocated NB + 1514 B data: allocate, retreat 14, advance 14, free
+ *   nbl.js       baseline: the same with JS objects and Uint8Arrays left to the GC
+ *   chain.one    allocate + link 64 NBLs, free the chain in one call (per NBL)
+ *   chain.each   baseline: the same with 64 NdisFreeNetBufferList calls
  *   ref.nop      reference: one empty JS->Wasm call (runtime.wasm.nop)
  *   ref.wasm     reference: benchAllocFreeLoop, allocMany(256) + 256 frees entirely in Wasm
  *
@@ -128,7 +132,6 @@ const DATA = MDL_AND_DATA_LAYOUT.Data; // data follows the NET_BUFFER and its MD
 for (let i = 0; i < RING; i++) {
   if (nbRing[i] + DATA + FRAME > mem.length) throw new Error('frame outside the memory view');
 }
-const memBytesBefore = rt.memory.buffer.byteLength;
 
 // GC baseline: the same ring of live frames, as plain Uint8Arrays.
 const gcRing = new Array(RING);
@@ -206,6 +209,15 @@ function buildChain() {
   return chainNbls[0];
 }
 rt.freeNetBufferListChain(buildChain()); // warm the pool
+{ // warm the retreat allocator (its tagged memory and MDL slabs)
+  const nbl = rt.NdisAllocateNetBufferList(nblPool, 0, 0);
+  const nb = rt.NET_BUFFER_LIST_FIRST_NB(nbl);
+  if (rt.NdisRetreatNetBufferDataStart(nb, HDR, 0) !== 0) throw new Error('warm-up retreat failed');
+  rt.NdisAdvanceNetBufferDataStart(nb, HDR, true);
+  rt.NdisFreeNetBufferList(nbl);
+}
+// Memory must not grow from here on (the frame case writes through one view taken above).
+const memBytesBefore = rt.memory.buffer.byteLength;
 const jsOut = new Int32Array(BATCH);
 
 let sink = 0; // keeps results observable
