@@ -8,21 +8,21 @@
 // NdisAllocateNetBufferListContext are tagged memory; the base is never freed by the caller.
 
 import {
-  E_OK, E_NB_ARGS, E_NB_RANGE, E_POOL2, E_POOL3, E_POOL5, E_NBL_FREE2, E_RESOURCES,
+  E_OK, E_NB_ARGS, E_NB_RANGE, E_POOL2, E_POOL3, E_NBL_FREE2, E_RESOURCES,
   E_CTX_RANGE, E_NBL_LOOP, E_MDL_LOOP,
-  K_NBL_POOL, K_NBL, K_PROTOCOL, K_MEMORY, ROOT_NBL_POOLS, P_KIND, P_TAG, P_OWNER, P_OUTSTANDING, P_USER0,
-  P_USER1, P_USER2, NBL_SIZE, NBL_NEXT, NBL_FIRST_NB, NBL_CONTEXT, NBL_NDIS_POOL_HANDLE, NBL_INFO,
+  K_NBL_POOL, K_NBL, K_PROTOCOL, K_MEMORY, ROOT_NBL_POOLS, P_KIND, P_TAG, P_USER0,
+  P_USER2, NBL_SIZE, NBL_NEXT, NBL_FIRST_NB, NBL_CONTEXT, NBL_NDIS_POOL_HANDLE, NBL_INFO,
   NBL_INFO_PROTOCOL_ID, NBLC_NEXT, NBLC_SIZE, NBLC_OFFSET, NBLC_DATA, NB_SIZE, NB_MDL_CHAIN,
   NB_CURRENT_MDL, NB_DATA_OFFSET, NB_DATA_LENGTH, NB_NDIS_POOL_HANDLE, MDAT_MDL, MDAT_DATA,
   MDL_ALLOCATED_FIXED_SIZE,
 } from "./layout";
 import {
-  poolInit, poolAlloc, poolRelease, lookup, lookedUpPool, lookedUpAux, freeLookedUp, root, pU32,
+  poolAlloc, lookup, lookedUpPool, lookedUpAux, freeLookedUp, pU32,
   pSet, gErrPtr, gErrDetail,
 } from "./slab";
 import {
-  argErr, ownerCheck, ownerAdd, gOwnerAux, retire, memAlloc, mdlInit, chainCheck, gChainBytes,
-  nbAdjustCurrent,
+  argErr, ownerCheck, gOwnerAux, memAlloc, mdlInit, chainCheck, gChainBytes, nbAdjustCurrent,
+  ndisPoolNew, ndisPoolFree,
 } from "./netbuf";
 import { nblPoolContextSize, nblPoolAllocNb, nblPoolProtocolId, nblNbOffset, freeRetreatMdls } from "./embedded";
 
@@ -54,14 +54,9 @@ export function nblPoolCreate(owner: usize, tag: u32, dataSize: u32, flags: u32,
   let allocNb = (packed & 0x10000) != 0;
   let size: u64 = <u64>NBL_SIZE + (ctx != 0 ? NBLC_DATA + ctx : 0);
   if (allocNb) size += dataSize != 0 ? <u64>MDAT_DATA + dataSize : NB_SIZE;
-  if (size > 0xFFF00000) return 0; // cannot fit in a 32-bit address space
-  let pool = poolAlloc(root(ROOT_NBL_POOLS));
-  if (pool == 0) return 0;
-  poolInit(pool, K_NBL, tag, <u32>size, 2, 0, <u32>owner);
-  pSet(pool, P_USER0, dataSize);
-  pSet(pool, P_USER1, flags);
-  pSet(pool, P_USER2, packed);
-  if (ownerAux) store<u32>(ownerAux, load<u32>(ownerAux) + 1);
+  // Two side words per NBL: its allocation-time context block and that block's Offset.
+  let pool = ndisPoolNew(ROOT_NBL_POOLS, owner, ownerAux, K_NBL, tag, size, 2, dataSize, flags);
+  if (pool != 0) pSet(pool, P_USER2, packed);
   return pool;
 }
 
@@ -73,17 +68,7 @@ export function nblPoolCreate(owner: usize, tag: u32, dataSize: u32, flags: u32,
 
 /** NdisFreeNetBufferListPool. E_POOL5 with NBLs outstanding (detail = count). */
 export function nblPoolFree(h: usize): u32 {
-  let e = nblPoolCheck(h, 0);
-  if (e != E_OK) return e;
-  let out = pU32(h, P_OUTSTANDING);
-  if (out != 0) { gErrDetail = out; return E_POOL5; }
-  let owner = <usize>pU32(h, P_OWNER);
-  retire(h);
-  poolRelease(h);
-  lookup(h, K_NBL_POOL);
-  freeLookedUp();
-  ownerAdd(owner, -1);
-  return E_OK;
+  return ndisPoolFree(h, K_NBL_POOL);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -348,22 +348,52 @@ export function mdlCheck(mdl: usize): u32 {
 // ---------------------------------------------------------------------------------------------
 
 /**
+ * Creates an NDIS pool (NET_BUFFER or NET_BUFFER_LIST) whose descriptor is an object of root
+ * pool `rootIdx`, owned by `owner` (already checked; `ownerAux` is its owned-pools counter).
+ * Returns the pool handle or 0 (out of memory, or objects too large for the address space).
+ */
+export function ndisPoolNew(
+  rootIdx: u32, owner: usize, ownerAux: usize, kind: u32, tag: u32, objSize: u64, auxWords: u32,
+  dataSize: u32, flags: u32,
+): usize {
+  if (objSize > 0xFFF00000) return 0; // cannot fit in a 32-bit address space
+  let pool = poolAlloc(root(rootIdx));
+  if (pool == 0) return 0;
+  poolInit(pool, kind, tag, <u32>objSize, auxWords, 0, <u32>owner);
+  pSet(pool, P_USER0, dataSize);
+  pSet(pool, P_USER1, flags);
+  if (ownerAux) store<u32>(ownerAux, load<u32>(ownerAux) + 1);
+  return pool;
+}
+
+/**
+ * Frees an NDIS pool handle whose descriptor is of kind `descKind`: E_POOL5 while objects are
+ * outstanding (detail = count); else its counters are retired to its tag, its slabs released,
+ * its descriptor freed and its owner's count lowered.
+ */
+export function ndisPoolFree(h: usize, descKind: u32): u32 {
+  let e = lookup(h, descKind);
+  if (e != E_OK) return argErr(0, e);
+  let out = pU32(h, P_OUTSTANDING);
+  if (out != 0) { gErrDetail = out; return E_POOL5; }
+  let owner = <usize>pU32(h, P_OWNER);
+  retire(h);
+  poolRelease(h);
+  lookup(h, descKind);
+  freeLookedUp();
+  ownerAdd(owner, -1);
+  return E_OK;
+}
+
+/**
  * NdisAllocateNetBufferPool (parameters already checked by src/). Returns the pool handle, 0
  * when out of memory, or an error about the NdisHandle.
  */
 export function nbPoolCreate(owner: usize, tag: u32, dataSize: u32, flags: u32): usize {
   let e = ownerCheck(owner, 0, true);
   if (e != E_OK) return e;
-  let ownerAux = gOwnerAux;
-  let objSize = dataSize == 0 ? NB_SIZE : <u64>MDAT_DATA + dataSize;
-  if (objSize > 0xFFF00000) return 0; // cannot fit in a 32-bit address space
-  let pool = poolAlloc(root(ROOT_NB_POOLS));
-  if (pool == 0) return 0;
-  poolInit(pool, K_NB, tag, <u32>objSize, 0, 0, <u32>owner);
-  pSet(pool, P_USER0, dataSize);
-  pSet(pool, P_USER1, flags);
-  if (ownerAux) store<u32>(ownerAux, load<u32>(ownerAux) + 1);
-  return pool;
+  let objSize = dataSize == 0 ? <u64>NB_SIZE : <u64>MDAT_DATA + dataSize;
+  return ndisPoolNew(ROOT_NB_POOLS, owner, gOwnerAux, K_NB, tag, objSize, 0, dataSize, flags);
 }
 
 /** Checks an NB pool handle (argument `arg`). */
@@ -375,17 +405,7 @@ export function nbPoolCreate(owner: usize, tag: u32, dataSize: u32, flags: u32):
 
 /** NdisFreeNetBufferPool. E_POOL5 with NBs outstanding (detail = count). */
 export function nbPoolFree(h: usize): u32 {
-  let e = nbPoolCheck(h, 0);
-  if (e != E_OK) return e;
-  let out = pU32(h, P_OUTSTANDING);
-  if (out != 0) { gErrDetail = out; return E_POOL5; }
-  let owner = <usize>pU32(h, P_OWNER);
-  retire(h);
-  poolRelease(h);
-  lookup(h, K_NB_POOL);
-  freeLookedUp();
-  ownerAdd(owner, -1);
-  return E_OK;
+  return ndisPoolFree(h, K_NB_POOL);
 }
 
 /**
