@@ -84,6 +84,7 @@ export function retreatAllocDefault(size: u32): usize {
   store<u32>(lookedUpAux(0), 0);
   store<u32>(lookedUpAux(1), MDLR_DEFAULT);
   store<u32>(lookedUpAux(2), <u32>buf);
+  store<u32>(lookedUpAux(3), 0);
   return mdl;
 }
 

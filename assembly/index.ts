@@ -14,6 +14,7 @@ import {
   ROOT_PROTOCOLS, ROOT_TAG_SETS, TS_KIND, TS_TAG, TS_R_ALLOCS, TS_R_FREES, TS_R_FAILURES,
   TS_R_PEAK, TS_R_POOLS, P_UNITS,
   NBL_NEXT, NBL_FIRST_NB, NBL_CONTEXT, NBL_PARENT, NBL_NDIS_POOL_HANDLE, NBL_NDIS_RESERVED, NBL_PROTOCOL_RESERVED, NBL_MINIPORT_RESERVED, NBL_SCRATCH, NBL_SOURCE_HANDLE, NBL_NBL_FLAGS, NBL_CHILD_REF_COUNT, NBL_FLAGS, NBL_STATUS, NBL_INFO, NBL_INFO_COUNT, NBL_INFO_PROTOCOL_ID, NBL_SIZE, NBLC_NEXT, NBLC_SIZE, NBLC_OFFSET, NBLC_DATA, ROOT_NBL_POOLS,
+  K_PACKET_POOL, K_BUFFER_POOL, K_PACKET, ROOT_PACKET_POOLS, ROOT_BUFFER_POOLS, PK_PHYSICAL_COUNT, PK_TOTAL_LENGTH, PK_HEAD, PK_TAIL, PK_POOL, PK_COUNT, PK_FLAGS, PK_VALID_COUNTS, PK_PACKET_FLAGS, PK_OOB_OFFSET, PK_MINIPORT_RESERVED, PK_RESERVED, PK_PROTOCOL_RESERVED, OOB_HEADER_SIZE, OOB_STATUS, OOB_SIZE, MAX_PER_PACKET_INFO,
 } from "./layout";
 import { pagesInit, heapReserve, memoryBytes, unitsOwned, unitsFreeCount, maxPagesGet, R_ROOTS } from "./pages";
 import {
@@ -38,6 +39,15 @@ export {
   nbAdvance, nbAdvanceCheck, nbAdjust, nbGetDataBuffer, nbCopy, nbPhysicalCount,
 } from "./dataspace";
 import { gDsResult } from "./dataspace";
+export {
+  packetSize, packetPoolCreate, packetPoolFree, packetPoolCheck, packetPoolSetProtocolId,
+  packetAllocate, packetCheck, packetFree, bufferPoolCreate, bufferPoolFree, bufferAllocate,
+  bufferFree, chainAtFront, chainAtBack, unchainAtFront, unchainAtBack, packetReinitialize,
+  packetQuery, packetPoolOverflowInUse,
+} from "./packet";
+import { gPkResult } from "./packet";
+/** Result of the last packet call (an unchained buffer). */
+export function pkResult(): u32 { return gPkResult; }
 /** Result of the last data-space call (bytes copied, pages, handler MDL list). */
 export function dsResult(): u32 { return gDsResult; }
 import { gResult } from "./nbl";
@@ -179,6 +189,28 @@ export function layout(which: u32): u32 {
     case 85: return NBLC_OFFSET;
     case 86: return NBLC_DATA;
     case 87: return ROOT_NBL_POOLS;
+    case 88: return K_PACKET_POOL;
+    case 89: return K_BUFFER_POOL;
+    case 90: return K_PACKET;
+    case 91: return ROOT_PACKET_POOLS;
+    case 92: return ROOT_BUFFER_POOLS;
+    case 93: return PK_PHYSICAL_COUNT;
+    case 94: return PK_TOTAL_LENGTH;
+    case 95: return PK_HEAD;
+    case 96: return PK_TAIL;
+    case 97: return PK_POOL;
+    case 98: return PK_COUNT;
+    case 99: return PK_FLAGS;
+    case 100: return PK_VALID_COUNTS;
+    case 101: return PK_PACKET_FLAGS;
+    case 102: return PK_OOB_OFFSET;
+    case 103: return PK_MINIPORT_RESERVED;
+    case 104: return PK_RESERVED;
+    case 105: return PK_PROTOCOL_RESERVED;
+    case 106: return OOB_HEADER_SIZE;
+    case 107: return OOB_STATUS;
+    case 108: return OOB_SIZE;
+    case 109: return MAX_PER_PACKET_INFO;
   }
   return 0xFFFFFFFF;
 }

@@ -355,6 +355,9 @@
 @inline export const PF_LARGE: u32 = 2;
 // @ts-ignore: decorator
 @inline export const PF_INTERNAL: u32 = 4;
+/** Never release this pool's empty slabs (room reserved up front: NDIS 5 packet pools). */
+// @ts-ignore: decorator
+@inline export const PF_KEEP: u32 = 8;
 
 // ---------------------------------------------------------------------------------------------
 // Pool kinds: what a pool's objects are. Handle validation checks the kind of the pool that
@@ -384,6 +387,12 @@
 @inline export const K_NBL_POOL: u32 = 6;     // objects: NBL pool descriptors (NBL pool handles)
 // @ts-ignore: decorator
 @inline export const K_NBL: u32 = 15;         // objects: NET_BUFFER_LISTs (+ context, NB, MDL, data)
+// @ts-ignore: decorator
+@inline export const K_PACKET_POOL: u32 = 7;  // objects: NDIS 5 packet pool descriptors (handles)
+// @ts-ignore: decorator
+@inline export const K_BUFFER_POOL: u32 = 8;  // objects: NDIS 5 buffer pool records (handles)
+// @ts-ignore: decorator
+@inline export const K_PACKET: u32 = 16;      // objects: NDIS_PACKET descriptors
 
 // ---------------------------------------------------------------------------------------------
 // Tag set (one per (kind, tag) of variable-size memory; internal)
@@ -453,7 +462,7 @@
 @inline export const E_DUPLICATE: u32 = 6;
 /** Errors at or above this value are successful pointers (every slab address is >= 64 KiB). */
 // @ts-ignore: decorator
-@inline export const E_LIMIT: u32 = 64;
+@inline export const E_LIMIT: u32 = 4096;
 
 /**
  * Errors about a specific argument are `(argument index << 3) | E_*` (argument 0 = first).
@@ -526,7 +535,11 @@
 // @ts-ignore: decorator
 @inline export const ROOT_NBL_POOLS: u32 = 6;
 // @ts-ignore: decorator
-@inline export const ROOT_COUNT: u32 = 7;
+@inline export const ROOT_PACKET_POOLS: u32 = 7;
+// @ts-ignore: decorator
+@inline export const ROOT_BUFFER_POOLS: u32 = 8;
+// @ts-ignore: decorator
+@inline export const ROOT_COUNT: u32 = 9;
 /** Pool tag of the runtime's MDL pool ('Mdl ' in memory order). */
 // @ts-ignore: decorator
 @inline export const TAG_MDL: u32 = 0x206c644d;
@@ -614,7 +627,7 @@
 // allocated them, [1] MDLR_* flags, [2] the data buffer of a default-allocated retreat MDL.
 // ---------------------------------------------------------------------------------------------
 // @ts-ignore: decorator
-@inline export const MDL_AUX_WORDS: u32 = 3;
+@inline export const MDL_AUX_WORDS: u32 = 4;
 /** The MDL (and its buffer) was allocated by a retreat with the default allocator. */
 // @ts-ignore: decorator
 @inline export const MDLR_DEFAULT: u32 = 1;
@@ -642,3 +655,80 @@
 /** A handler's MDL that is unusable for a retreat (linked, or already retreat-owned). */
 // @ts-ignore: decorator
 @inline export const E_BAD_HANDLER_MDL: u32 = 60;
+
+// ---------------------------------------------------------------------------------------------
+// NDIS_PACKET (NDIS 5, x86; NDIS-SPEC §4.5, DESIGN D4)
+//
+//   0x00 Private.PhysicalCount   UINT
+//   0x04 Private.TotalLength     UINT
+//   0x08 Private.Head            NDIS_BUFFER*
+//   0x0C Private.Tail            NDIS_BUFFER*
+//   0x10 Private.Pool            NDIS_HANDLE
+//   0x14 Private.Count           UINT
+//   0x18 Private.Flags           ULONG (low nibble: protocol ID)
+//   0x1C Private.ValidCounts     BOOLEAN
+//   0x1D Private.NdisPacketFlags UCHAR
+//   0x1E Private.NdisPacketOobOffset USHORT
+//   0x20 MiniportReserved[2] / MiniportReservedEx[3] / MacReserved[4] (union, 16 bytes)
+//   0x30 Reserved[2]
+//   0x38 ProtocolReserved[ProtocolReservedLength]
+//   then, 8-aligned, NDIS_PACKET_OOB_DATA (32 bytes):
+//     0 TimeToSend u64, 8 TimeReceived u64, 16 HeaderSize, 20 SizeMediaSpecificInfo,
+//     24 MediaSpecificInformation, 28 Status
+//   then NDIS_PACKET_EXTENSION: NdisPacketInfo[MaxPerPacketInfo = 12] (48 bytes)
+// NdisPacketSize(len) = OOB offset + 32 + 48.
+// ---------------------------------------------------------------------------------------------
+// @ts-ignore: decorator
+@inline export const PK_PHYSICAL_COUNT: u32 = 0x00;
+// @ts-ignore: decorator
+@inline export const PK_TOTAL_LENGTH: u32 = 0x04;
+// @ts-ignore: decorator
+@inline export const PK_HEAD: u32 = 0x08;
+// @ts-ignore: decorator
+@inline export const PK_TAIL: u32 = 0x0c;
+// @ts-ignore: decorator
+@inline export const PK_POOL: u32 = 0x10;
+// @ts-ignore: decorator
+@inline export const PK_COUNT: u32 = 0x14;
+// @ts-ignore: decorator
+@inline export const PK_FLAGS: u32 = 0x18;
+// @ts-ignore: decorator
+@inline export const PK_VALID_COUNTS: u32 = 0x1c;
+// @ts-ignore: decorator
+@inline export const PK_PACKET_FLAGS: u32 = 0x1d;
+// @ts-ignore: decorator
+@inline export const PK_OOB_OFFSET: u32 = 0x1e;
+// @ts-ignore: decorator
+@inline export const PK_MINIPORT_RESERVED: u32 = 0x20;
+// @ts-ignore: decorator
+@inline export const PK_RESERVED: u32 = 0x30;
+// @ts-ignore: decorator
+@inline export const PK_PROTOCOL_RESERVED: u32 = 0x38;
+// @ts-ignore: decorator
+@inline export const OOB_HEADER_SIZE: u32 = 16;
+// @ts-ignore: decorator
+@inline export const OOB_STATUS: u32 = 28;
+// @ts-ignore: decorator
+@inline export const OOB_SIZE: u32 = 32;
+// @ts-ignore: decorator
+@inline export const MAX_PER_PACKET_INFO: u32 = 12;
+// @ts-ignore: decorator
+@inline export const PACKET_EXTENSION_SIZE: u32 = MAX_PER_PACKET_INFO * 4;
+/** fPACKET_ALLOCATED_BY_NDIS in Private.NdisPacketFlags. */
+// @ts-ignore: decorator
+@inline export const PACKET_ALLOCATED_BY_NDIS: u8 = 0x80;
+/** The NDIS 5 descriptor ceiling (NdisAllocatePacketPoolEx). */
+// @ts-ignore: decorator
+@inline export const PACKET_POOL_MAX: u32 = 0xFFFF;
+/** PKT-4: NdisFreePacketPool with packets outstanding (detail = count). */
+// @ts-ignore: decorator
+@inline export const E_PKT4: u32 = 61;
+/** A buffer freed (or chained again) while it is chained to a live packet (detail = packet). */
+// @ts-ignore: decorator
+@inline export const E_BUF_CHAINED: u32 = 62;
+/** PKT-1: a packet whose Private.Pool no longer names the pool it came from. */
+// @ts-ignore: decorator
+@inline export const E_PKT1: u32 = 63;
+/** MDL side word 3: the packet a buffer is chained to (0: none). */
+// @ts-ignore: decorator
+@inline export const MDL_AUX_PACKET: u32 = 3;

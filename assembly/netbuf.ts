@@ -8,7 +8,8 @@ import {
   E_OK, E_NOT_OURS, E_WRONG_KIND, E_NOT_ALLOCATED, ARG_SHIFT, SL_POOL, P_REQ_SIZE,
   E_POOL4, E_NB_ARGS, E_NB_RANGE, E_POOL5, E_POOL6, E_WRONG_TAG, E_MDL_LOOP, E_BAD_RANGE,
   K_NB_POOL, K_SLAB_POOL, K_MEM_POOL, K_TAG_SET, K_PROTOCOL, K_NB, K_SLAB_OBJ, K_MEMORY, K_GENERIC, K_MDL,
-  K_NBL_POOL, K_NBL, ROOT_NBL_POOLS, E_NBL_FREE1, MDL_AUX_WORDS, MDLR_DEFAULT, E_ADV2,
+  K_NBL_POOL, K_NBL, ROOT_NBL_POOLS, E_NBL_FREE1, K_PACKET_POOL, K_BUFFER_POOL, ROOT_PACKET_POOLS,
+  ROOT_BUFFER_POOLS, MDL_AUX_WORDS, MDLR_DEFAULT, E_ADV2,
   ROOT_NB_POOLS, ROOT_SLAB_POOLS, ROOT_MEM_POOLS, ROOT_TAG_SETS, ROOT_PROTOCOLS, ROOT_MDLS, ROOT_COUNT,
   TAG_MDL, TAG_NDIS, PF_ROOT, PF_LARGE, POOL_DESC_SIZE,
   P_KIND, P_TAG, P_OWNER, P_OUTSTANDING, P_USER0, P_USER1, P_MAX_OUT,
@@ -54,6 +55,8 @@ export function rootsInit(): void {
   // MDLs carry one side word: the handle that allocated them.
   poolInit(root(ROOT_MDLS), K_MDL, TAG_MDL, MDL_SIZE, MDL_AUX_WORDS, PF_ROOT, 0);
   poolInit(root(ROOT_NBL_POOLS), K_NBL_POOL, TAG_NDIS, POOL_DESC_SIZE, 0, PF_ROOT, 0);
+  poolInit(root(ROOT_PACKET_POOLS), K_PACKET_POOL, TAG_NDIS, POOL_DESC_SIZE, 0, PF_ROOT, 0);
+  poolInit(root(ROOT_BUFFER_POOLS), K_BUFFER_POOL, TAG_NDIS, 16, 0, PF_ROOT, 0);
 }
 
 /** Frees everything: every slab returns to the page source, every handle becomes invalid. */
@@ -313,6 +316,7 @@ export function mdlAllocate(handle: usize, va: usize, len: u32): usize {
   store<u32>(lookupAuxOf(mdl, 0), <u32>handle);
   store<u32>(lookedUpAux(1), 0); // not retreat-owned (a reused slot may hold old flags)
   store<u32>(lookedUpAux(2), 0);
+  store<u32>(lookedUpAux(3), 0); // chained to no packet
   return mdl;
 }
 

@@ -25,7 +25,7 @@ import {
   P_KIND, P_TAG, P_OBJ_SIZE, P_CAP, P_MAGIC, P_SLAB_UNITS, P_OBJ_OFFSET, P_CURRENT, P_PARTIAL,
   P_SPARE, P_SLAB_COUNT, P_OUTSTANDING, P_PEAK, P_MAX_OUT, P_AUX_WORDS, P_ALLOCS, P_FREES,
   P_FAILURES, P_OWNER, P_FLAGS, P_BYTES, P_ID, P_REQ_SIZE, P_UNITS, POOL_DESC_SIZE,
-  PF_LARGE,
+  PF_LARGE, PF_KEEP,
   UNIT_SHIFT, UNIT_MASK, SLAB_MAX_UNITS, SHARED_OBJECT_MAX, MIN_OBJECT_SIZE, ALIGN_MASK,
 } from "./layout";
 import {
@@ -439,6 +439,11 @@ function slabStateChanged(pool: usize, slab: usize, free: u32, cap: u32): void {
   let current = <usize>pU32(pool, P_CURRENT);
   if (free == cap) {
     if (slab == current) return; // the current slab stays, empty or not
+    if (pU32(pool, P_FLAGS) & PF_KEEP) {
+      // Preallocated pools (NDIS 5 packet pools) keep their slabs: list it, never release it.
+      if (!sU32(slab, SL_LISTED)) listPush(pool, slab);
+      return;
+    }
     if (sU32(slab, SL_LISTED)) listUnlink(pool, slab);
     if (!(pU32(pool, P_FLAGS) & PF_LARGE) && pU32(pool, P_SPARE) == 0) {
       pSet(pool, P_SPARE, <u32>slab); // hysteresis: keep one empty slab
@@ -593,4 +598,33 @@ export function liveNext(rootPool: usize, after: usize): usize {
     startIdx = 0;
   }
   return 0;
+}
+
+/**
+ * Makes sure the pool's slabs hold room for at least `n` objects (creating slabs up front and
+ * listing them as partial). With PF_KEEP they are never released, so the room stays reserved.
+ * Returns false (nothing kept) when memory runs out.
+ */
+export function poolReserve(pool: usize, n: u32): bool {
+  let cap = pU32(pool, P_CAP);
+  if (cap == 0) return n == 0;
+  let have = <u64>pU32(pool, P_SLAB_COUNT) * cap;
+  let added: u32 = 0;
+  while (have < <u64>n) {
+    let slab = slabNew(pool, pU32(pool, P_OBJ_SIZE), cap, pU32(pool, P_SLAB_UNITS), pU32(pool, P_OBJ_OFFSET));
+    if (slab == 0) {
+      // Give back what this call took.
+      while (added > 0) {
+        let s = <usize>pU32(pool, P_PARTIAL);
+        listUnlink(pool, s);
+        slabRelease(pool, s);
+        added--;
+      }
+      return false;
+    }
+    listPush(pool, slab);
+    added++;
+    have += cap;
+  }
+  return true;
 }

@@ -78,6 +78,26 @@ export interface WasmExports {
   nbCopy(dst: number, dstOff: number, bytes: number, src: number, srcOff: number): number;
   nbPhysicalCount(nb: number): number;
   dsResult(): number;
+  packetSize(len: number): number;
+  packetPoolCreate(num: number, overflow: number, len: number): number;
+  packetPoolFree(h: number): number;
+  packetPoolCheck(h: number, arg: number): number;
+  packetPoolSetProtocolId(h: number, id: number): number;
+  packetAllocate(h: number): number;
+  packetCheck(p: number, arg: number): number;
+  packetFree(p: number): number;
+  bufferPoolCreate(num: number): number;
+  bufferPoolFree(h: number): number;
+  bufferAllocate(h: number, va: number, len: number): number;
+  bufferFree(b: number): number;
+  chainAtFront(p: number, b: number): number;
+  chainAtBack(p: number, b: number): number;
+  unchainAtFront(p: number): number;
+  unchainAtBack(p: number): number;
+  packetReinitialize(p: number): number;
+  packetQuery(p: number): number;
+  packetPoolOverflowInUse(h: number): number;
+  pkResult(): number;
   sizeClass(len: number): number;
   memoryBytes(): bigint;
   unitsOwned(): number;
@@ -162,6 +182,9 @@ const KIND_NAMES: Record<number, string> = {
   [KIND.MDL]: 'MDL',
   [KIND.NBL_POOL]: 'NET_BUFFER_LIST pool handle',
   [KIND.NBL]: 'NET_BUFFER_LIST',
+  [KIND.PACKET_POOL]: 'packet pool handle',
+  [KIND.BUFFER_POOL]: 'buffer pool handle',
+  [KIND.PACKET]: 'NDIS_PACKET',
 };
 
 const TYPE_NAMES: Record<number, string> = {
@@ -171,6 +194,7 @@ const TYPE_NAMES: Record<number, string> = {
   [KIND.GENERIC]: 'GenericObject',
   [KIND.MDL]: 'MDL',
   [KIND.NBL]: 'NBL',
+  [KIND.PACKET]: 'Packet',
 };
 
 /** The rule a use-after-free or double free of each kind of object breaks. */
@@ -184,6 +208,9 @@ const ALT_RULES: Record<number, RuleId> = {
   [KIND.MEMORY]: 'ALT-MEM',
   [KIND.NBL]: 'ALT-NBL',
   [KIND.NBL_POOL]: 'ALT-POOL',
+  [KIND.PACKET]: 'PKT-1',
+  [KIND.PACKET_POOL]: 'ALT-POOL',
+  [KIND.BUFFER_POOL]: 'ALT-POOL',
 };
 
 export function kindName(kind: number): string {
@@ -436,6 +463,7 @@ export class RuntimeCore {
     values: readonly number[],
     expected: string,
     freeRule: RuleId = 'ORIGIN',
+    originRule: RuleId = 'ORIGIN',
   ): NdisBugCheck {
     this.sync();
     if (e >= E.POOL4) return this.ruleFail(fn, e, argNames, values);
@@ -446,21 +474,21 @@ export class RuntimeCore {
     const at = hexAddr(ptr);
     switch (code) {
       case E.NOT_OURS:
-        return new NdisBugCheck(fn, name, 'ORIGIN', BUGCODE_BAD_POOL_CALLER, [0x42, ptr, 0, 0],
+        return new NdisBugCheck(fn, name, originRule, BUGCODE_BAD_POOL_CALLER, [0x42, ptr, 0, 0],
           ptr === 0 ? `is NULL; expected ${expected}` : `${at} is not ${expected} from this runtime (no pool owns that address)`);
       case E.WRONG_KIND: {
         const k = this.kindAt(ptr);
-        return new NdisBugCheck(fn, name, 'ORIGIN', BUGCODE_BAD_POOL_CALLER, [0x46, ptr, 0, 0],
+        return new NdisBugCheck(fn, name, originRule, BUGCODE_BAD_POOL_CALLER, [0x46, ptr, 0, 0],
           `${at} is ${k ? 'a ' + kindName(k) : 'not an object'}, not ${expected}`);
       }
       case E.MISALIGNED:
-        return new NdisBugCheck(fn, name, 'ORIGIN', BUGCODE_BAD_POOL_CALLER, [0x46, ptr, 0, 0],
+        return new NdisBugCheck(fn, name, originRule, BUGCODE_BAD_POOL_CALLER, [0x46, ptr, 0, 0],
           `${at} points inside an object, not at the start of ${expected}`);
       case E.NOT_ALLOCATED:
         return new NdisBugCheck(fn, name, ALT_RULES[this.kindAt(ptr)] ?? freeRule, BUGCODE_BAD_POOL_CALLER, [0x07, 0, 0, ptr],
           `${at} is not allocated: ${expected} that was already freed (or never handed out)`);
       case E.WRONG_POOL:
-        return new NdisBugCheck(fn, name, 'ORIGIN', BUGCODE_BAD_POOL_CALLER, [0x46, ptr, 0, 0],
+        return new NdisBugCheck(fn, name, originRule, BUGCODE_BAD_POOL_CALLER, [0x46, ptr, 0, 0],
           `${at} belongs to another pool, not this one`);
       case E.DUPLICATE:
         return new NdisBugCheck(fn, name, freeRule, BUGCODE_BAD_POOL_CALLER, [0x07, 0, 0, ptr],
@@ -522,7 +550,7 @@ export class RuntimeCore {
 
   /** @internal Descriptors of every live pool (NB pools, SlabPools, memory classes, the MDL pool). */
   allPools(): number[] {
-    const out = [ROOT.NB_POOLS, ROOT.NBL_POOLS, ROOT.SLAB_POOLS, ROOT.MEM_POOLS].flatMap((r) => this.liveObjectsOf(r));
+    const out = [ROOT.NB_POOLS, ROOT.NBL_POOLS, ROOT.PACKET_POOLS, ROOT.SLAB_POOLS, ROOT.MEM_POOLS].flatMap((r) => this.liveObjectsOf(r));
     out.push(this.wasm.rootPool(ROOT.MDLS) >>> 0); // the runtime's MDL pool
     return out;
   }

@@ -38,6 +38,9 @@ export const RULE_P1 = {
   'ADV-1': 0x00d00040,
   'ADV-2': 0x00d00041,
   'GDB-1': 0x00d00042,
+  'PKT-1': 0x00d00050,
+  'PKT-2': 0x00d00051,
+  'PKT-4': 0x00d00053,
 } as const;
 
 export type RuleId =

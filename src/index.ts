@@ -23,7 +23,11 @@ export {
   NET_BUFFER_LIST_POOL_FLAG_VERIFY, NetBufferListProtocolId, NetBufferListFrameType, MaxNetBufferListInfo,
 } from './ndis/nbl.js';
 export type { NET_BUFFER_ALLOCATE_MDL, NET_BUFFER_FREE_MDL } from './ndis/dataspace.js';
-export { NBL as NET_BUFFER_LIST_LAYOUT, NBL_CONTEXT as NET_BUFFER_LIST_CONTEXT_LAYOUT, NB as NET_BUFFER_LAYOUT, MDL as MDL_LAYOUT, MDAT as MDL_AND_DATA_LAYOUT, GOBJ as NDIS_GENERIC_OBJECT_LAYOUT } from './ndis/layout.js';
+export {
+  type PNDIS_PACKET, type PNDIS_BUFFER, fPACKET_ALLOCATED_BY_NDIS, fPACKET_CONTAINS_MEDIA_SPECIFIC_INFO,
+  NDIS_PACKET_POOL_MAX_DESCRIPTORS,
+} from './ndis/packet.js';
+export { PACKET as NDIS_PACKET_LAYOUT, OOB as NDIS_PACKET_OOB_LAYOUT, NBL as NET_BUFFER_LIST_LAYOUT, NBL_CONTEXT as NET_BUFFER_LIST_CONTEXT_LAYOUT, NB as NET_BUFFER_LAYOUT, MDL as MDL_LAYOUT, MDAT as MDL_AND_DATA_LAYOUT, GOBJ as NDIS_GENERIC_OBJECT_LAYOUT } from './ndis/layout.js';
 
 /** The runtime the package-level functions act on (ready on import). */
 export const defaultRuntime: NdisRuntime = await createRuntime();
@@ -101,3 +105,37 @@ export const NdisGetDataBuffer = rt.NdisGetDataBuffer.bind(rt);
 export const NdisCopyFromNetBufferToNetBuffer = rt.NdisCopyFromNetBufferToNetBuffer.bind(rt);
 export const NdisQueryNetBufferPhysicalCount = rt.NdisQueryNetBufferPhysicalCount.bind(rt);
 export const NdisAllocateNetBufferAndNetBufferList = rt.NdisAllocateNetBufferAndNetBufferList.bind(rt);
+export const NdisAllocatePacketPool = rt.NdisAllocatePacketPool.bind(rt);
+export const NdisAllocatePacketPoolEx = rt.NdisAllocatePacketPoolEx.bind(rt);
+export const NdisFreePacketPool = rt.NdisFreePacketPool.bind(rt);
+export const NdisPacketPoolUsage = rt.NdisPacketPoolUsage.bind(rt);
+export const NdisGetPoolFromPacket = rt.NdisGetPoolFromPacket.bind(rt);
+export const NdisPacketSize = rt.NdisPacketSize.bind(rt);
+export const NdisSetPacketPoolProtocolId = rt.NdisSetPacketPoolProtocolId.bind(rt);
+export const NdisAllocatePacket = rt.NdisAllocatePacket.bind(rt);
+export const NdisDprAllocatePacket = rt.NdisDprAllocatePacket.bind(rt);
+export const NdisDprAllocatePacketNonInterlocked = rt.NdisDprAllocatePacketNonInterlocked.bind(rt);
+export const NdisFreePacket = rt.NdisFreePacket.bind(rt);
+export const NdisDprFreePacket = rt.NdisDprFreePacket.bind(rt);
+export const NdisDprFreePacketNonInterlocked = rt.NdisDprFreePacketNonInterlocked.bind(rt);
+export const NdisReinitializePacket = rt.NdisReinitializePacket.bind(rt);
+export const NdisAllocateBufferPool = rt.NdisAllocateBufferPool.bind(rt);
+export const NdisFreeBufferPool = rt.NdisFreeBufferPool.bind(rt);
+export const NdisAllocateBuffer = rt.NdisAllocateBuffer.bind(rt);
+export const NdisFreeBuffer = rt.NdisFreeBuffer.bind(rt);
+export const NdisChainBufferAtFront = rt.NdisChainBufferAtFront.bind(rt);
+export const NdisChainBufferAtBack = rt.NdisChainBufferAtBack.bind(rt);
+export const NdisUnchainBufferAtFront = rt.NdisUnchainBufferAtFront.bind(rt);
+export const NdisUnchainBufferAtBack = rt.NdisUnchainBufferAtBack.bind(rt);
+export const NdisQueryPacket = rt.NdisQueryPacket.bind(rt);
+export const NdisQueryBuffer = rt.NdisQueryBuffer.bind(rt);
+export const NdisGetNextBuffer = rt.NdisGetNextBuffer.bind(rt);
+export const NdisBufferLength = rt.NdisBufferLength.bind(rt);
+export const NDIS_GET_PACKET_STATUS = rt.NDIS_GET_PACKET_STATUS.bind(rt);
+export const NDIS_SET_PACKET_STATUS = rt.NDIS_SET_PACKET_STATUS.bind(rt);
+export const NDIS_GET_PACKET_HEADER_SIZE = rt.NDIS_GET_PACKET_HEADER_SIZE.bind(rt);
+export const NDIS_SET_PACKET_HEADER_SIZE = rt.NDIS_SET_PACKET_HEADER_SIZE.bind(rt);
+export const NdisGetPacketFlags = rt.NdisGetPacketFlags.bind(rt);
+export const NdisSetPacketFlags = rt.NdisSetPacketFlags.bind(rt);
+export const NDIS_PACKET_PROTOCOL_RESERVED = rt.NDIS_PACKET_PROTOCOL_RESERVED.bind(rt);
+export const NDIS_PACKET_MINIPORT_RESERVED = rt.NDIS_PACKET_MINIPORT_RESERVED.bind(rt);

@@ -10,6 +10,7 @@ import { handleApi, type HandleApi } from './ndis/handles.js';
 import { netBufferApi, type NetBufferApi } from './ndis/netbuf.js';
 import { netBufferListApi, nblChainApi, type NetBufferListApi, type NblChainApi } from './ndis/nbl.js';
 import { dataSpaceApi, type DataSpaceApi } from './ndis/dataspace.js';
+import { packetApi, packetPoolInfoApi, type PacketApi, type PacketPoolInfoApi } from './ndis/packet.js';
 import { SlabPool, createSlabPool, makeBatch, type SlabPoolOptions } from './pool.js';
 import { formatPoolmon } from './poolmon.js';
 
@@ -38,11 +39,11 @@ export class NdisRuntime extends RuntimeCore {
 }
 
 // Every NDIS function is a method of NdisRuntime with the same name and parameters.
-export interface NdisRuntime extends HandleApi, NetBufferApi, NetBufferListApi, NblChainApi, DataSpaceApi {}
-Object.assign(NdisRuntime.prototype, handleApi, netBufferApi, netBufferListApi, nblChainApi, dataSpaceApi);
+export interface NdisRuntime extends HandleApi, NetBufferApi, NetBufferListApi, NblChainApi, DataSpaceApi, PacketApi, PacketPoolInfoApi {}
+Object.assign(NdisRuntime.prototype, handleApi, netBufferApi, netBufferListApi, nblChainApi, dataSpaceApi, packetApi, packetPoolInfoApi);
 
 /** Names of the NDIS functions that are methods of NdisRuntime. */
-export const NDIS_FUNCTIONS = [...Object.keys(handleApi), ...Object.keys(netBufferApi), ...Object.keys(netBufferListApi), ...Object.keys(dataSpaceApi)] as const;
+export const NDIS_FUNCTIONS = [...Object.keys(handleApi), ...Object.keys(netBufferApi), ...Object.keys(netBufferListApi), ...Object.keys(dataSpaceApi), ...Object.keys(packetApi)] as const;
 
 /** Creates a runtime (works in Node and browsers; compiles the module once per process). */
 export async function createRuntime(options?: RuntimeOptions): Promise<NdisRuntime> {

@@ -10,7 +10,7 @@ import * as L from '../build/ts/ndis/layout.js';
 import * as pkg from '../build/ts/index.js';
 import { loose, protocolChars } from './helpers.js';
 
-const { NB, MDL, MDAT, GOBJ, POOL, SLAB, KIND, ROOT, E, NBL, NBL_CONTEXT } = L;
+const { NB, MDL, MDAT, GOBJ, POOL, SLAB, KIND, ROOT, E, NBL, NBL_CONTEXT, PACKET, OOB } = L;
 const TAG_SET = (L as Record<string, unknown>).TAG_SET as Record<string, number> | undefined;
 
 const src = (p: string) => readFileSync(new URL(`../${p}`, import.meta.url), 'utf8');
@@ -123,6 +123,28 @@ const MIRROR: Record<string, () => number | undefined> = {
   NBLC_OFFSET: () => NBL_CONTEXT.Offset,
   NBLC_DATA: () => NBL_CONTEXT.ContextData,
   ROOT_NBL_POOLS: () => ROOT.NBL_POOLS,
+  K_PACKET_POOL: () => KIND.PACKET_POOL,
+  K_BUFFER_POOL: () => KIND.BUFFER_POOL,
+  K_PACKET: () => KIND.PACKET,
+  ROOT_PACKET_POOLS: () => ROOT.PACKET_POOLS,
+  ROOT_BUFFER_POOLS: () => ROOT.BUFFER_POOLS,
+  PK_PHYSICAL_COUNT: () => PACKET.PhysicalCount,
+  PK_TOTAL_LENGTH: () => PACKET.TotalLength,
+  PK_HEAD: () => PACKET.Head,
+  PK_TAIL: () => PACKET.Tail,
+  PK_POOL: () => PACKET.Pool,
+  PK_COUNT: () => PACKET.Count,
+  PK_FLAGS: () => PACKET.Flags,
+  PK_VALID_COUNTS: () => PACKET.ValidCounts,
+  PK_PACKET_FLAGS: () => PACKET.NdisPacketFlags,
+  PK_OOB_OFFSET: () => PACKET.NdisPacketOobOffset,
+  PK_MINIPORT_RESERVED: () => PACKET.MiniportReserved,
+  PK_RESERVED: () => PACKET.Reserved,
+  PK_PROTOCOL_RESERVED: () => PACKET.ProtocolReserved,
+  OOB_HEADER_SIZE: () => OOB.HeaderSize,
+  OOB_STATUS: () => OOB.Status,
+  OOB_SIZE: () => OOB.SIZE,
+  MAX_PER_PACKET_INFO: () => L.MAX_PER_PACKET_INFO,
 };
 
 /** The switch as read when this test was written (indices are an interface: they must not move). */
@@ -140,7 +162,10 @@ const KNOWN_INDICES: string[] = [
   'NBL_PARENT', 'NBL_NDIS_POOL_HANDLE', 'NBL_NDIS_RESERVED', 'NBL_PROTOCOL_RESERVED', 'NBL_MINIPORT_RESERVED',
   'NBL_SCRATCH', 'NBL_SOURCE_HANDLE', 'NBL_NBL_FLAGS', 'NBL_CHILD_REF_COUNT', 'NBL_FLAGS', 'NBL_STATUS',
   'NBL_INFO', 'NBL_INFO_COUNT', 'NBL_INFO_PROTOCOL_ID', 'NBL_SIZE', 'NBLC_NEXT', 'NBLC_SIZE', 'NBLC_OFFSET',
-  'NBLC_DATA', 'ROOT_NBL_POOLS',
+  'NBLC_DATA', 'ROOT_NBL_POOLS', 'K_PACKET_POOL', 'K_BUFFER_POOL', 'K_PACKET', 'ROOT_PACKET_POOLS',
+  'ROOT_BUFFER_POOLS', 'PK_PHYSICAL_COUNT', 'PK_TOTAL_LENGTH', 'PK_HEAD', 'PK_TAIL', 'PK_POOL', 'PK_COUNT',
+  'PK_FLAGS', 'PK_VALID_COUNTS', 'PK_PACKET_FLAGS', 'PK_OOB_OFFSET', 'PK_MINIPORT_RESERVED', 'PK_RESERVED',
+  'PK_PROTOCOL_RESERVED', 'OOB_HEADER_SIZE', 'OOB_STATUS', 'OOB_SIZE', 'MAX_PER_PACKET_INFO',
 ];
 
 describe('TS layout mirror == Wasm layout()', () => {
@@ -186,7 +211,9 @@ describe('TS layout mirror == Wasm layout()', () => {
       ['MDAT', MDAT, { Mdl: 'MDAT_MDL', Data: 'MDAT_DATA' }],
       ['POOL', POOL, { Kind: 'P_KIND', Tag: 'P_TAG', ObjSize: 'P_OBJ_SIZE', Cap: 'P_CAP', SlabUnits: 'P_SLAB_UNITS', SlabCount: 'P_SLAB_COUNT', Outstanding: 'P_OUTSTANDING', Peak: 'P_PEAK', MaxOut: 'P_MAX_OUT', Allocs: 'P_ALLOCS', Frees: 'P_FREES', Failures: 'P_FAILURES', Owner: 'P_OWNER', Flags: 'P_FLAGS', User0: 'P_USER0', User1: 'P_USER1', Units: 'P_UNITS', Bytes: 'P_BYTES', Id: 'P_ID', ReqSize: 'P_REQ_SIZE', SIZE: 'POOL_DESC_SIZE' }],
       ['SLAB', SLAB, { Pool: 'SL_POOL', Cap: 'SL_CAP', ObjSize: 'SL_OBJ_SIZE', ObjStart: 'SL_OBJ_START', State: 'SL_STATE' }],
-      ['ROOT', ROOT, { NB_POOLS: 'ROOT_NB_POOLS', SLAB_POOLS: 'ROOT_SLAB_POOLS', MEM_POOLS: 'ROOT_MEM_POOLS', TAG_SETS: 'ROOT_TAG_SETS', PROTOCOLS: 'ROOT_PROTOCOLS', MDLS: 'ROOT_MDLS', NBL_POOLS: 'ROOT_NBL_POOLS' }],
+      ['ROOT', ROOT, { NB_POOLS: 'ROOT_NB_POOLS', SLAB_POOLS: 'ROOT_SLAB_POOLS', MEM_POOLS: 'ROOT_MEM_POOLS', TAG_SETS: 'ROOT_TAG_SETS', PROTOCOLS: 'ROOT_PROTOCOLS', MDLS: 'ROOT_MDLS', NBL_POOLS: 'ROOT_NBL_POOLS', PACKET_POOLS: 'ROOT_PACKET_POOLS', BUFFER_POOLS: 'ROOT_BUFFER_POOLS' }],
+      ['PACKET', PACKET, { PhysicalCount: 'PK_PHYSICAL_COUNT', TotalLength: 'PK_TOTAL_LENGTH', Head: 'PK_HEAD', Tail: 'PK_TAIL', Pool: 'PK_POOL', Count: 'PK_COUNT', Flags: 'PK_FLAGS', ValidCounts: 'PK_VALID_COUNTS', NdisPacketFlags: 'PK_PACKET_FLAGS', NdisPacketOobOffset: 'PK_OOB_OFFSET', MiniportReserved: 'PK_MINIPORT_RESERVED', Reserved: 'PK_RESERVED', ProtocolReserved: 'PK_PROTOCOL_RESERVED' }],
+      ['OOB', OOB, { HeaderSize: 'OOB_HEADER_SIZE', Status: 'OOB_STATUS', SIZE: 'OOB_SIZE' }],
       ['NBL', NBL, { Next: 'NBL_NEXT', FirstNetBuffer: 'NBL_FIRST_NB', Context: 'NBL_CONTEXT', ParentNetBufferList: 'NBL_PARENT', NdisPoolHandle: 'NBL_NDIS_POOL_HANDLE', NdisReserved: 'NBL_NDIS_RESERVED', ProtocolReserved: 'NBL_PROTOCOL_RESERVED', MiniportReserved: 'NBL_MINIPORT_RESERVED', Scratch: 'NBL_SCRATCH', SourceHandle: 'NBL_SOURCE_HANDLE', NblFlags: 'NBL_NBL_FLAGS', ChildRefCount: 'NBL_CHILD_REF_COUNT', Flags: 'NBL_FLAGS', Status: 'NBL_STATUS', NetBufferListInfo: 'NBL_INFO', SIZE: 'NBL_SIZE' }],
       ['NBL_CONTEXT', NBL_CONTEXT, { Next: 'NBLC_NEXT', Size: 'NBLC_SIZE', Offset: 'NBLC_OFFSET', ContextData: 'NBLC_DATA' }],
     ];

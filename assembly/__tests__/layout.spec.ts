@@ -134,7 +134,7 @@ describe("status codes", () => {
     expect<u32>(E_WRONG_TAG).toBe(45);
     expect<u32>(E_MDL_LOOP).toBe(46);
     expect<u32>(E_BAD_RANGE).toBe(47);
-    expect<u32>(E_LIMIT).toBe(64);
+    expect<u32>(E_LIMIT).toBe(4096);
     // The largest argument error used (argument 4, E_DUPLICATE) is still below E_LIMIT,
     // and every slab address (>= one unit) is at or above it.
     expect<u32>((4 << ARG_SHIFT) | E_DUPLICATE).toBeLessThan(E_LIMIT);

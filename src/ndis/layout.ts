@@ -92,10 +92,37 @@ export const KIND = {
   MDL: 14,
   NBL_POOL: 6,
   NBL: 15,
+  PACKET_POOL: 7,
+  BUFFER_POOL: 8,
+  PACKET: 16,
 } as const;
 
 /** Root pools (assembly/layout.ts ROOT_*). */
-export const ROOT = { NB_POOLS: 0, SLAB_POOLS: 1, MEM_POOLS: 2, TAG_SETS: 3, PROTOCOLS: 4, MDLS: 5, NBL_POOLS: 6 } as const;
+export const ROOT = {
+  NB_POOLS: 0, SLAB_POOLS: 1, MEM_POOLS: 2, TAG_SETS: 3, PROTOCOLS: 4, MDLS: 5, NBL_POOLS: 6, PACKET_POOLS: 7, BUFFER_POOLS: 8,
+} as const;
+
+/** NDIS_PACKET (NDIS 5, x86): Private (0x20 bytes), the reserved union, ProtocolReserved at 0x38. */
+export const PACKET = {
+  PhysicalCount: 0x00,
+  TotalLength: 0x04,
+  Head: 0x08,
+  Tail: 0x0c,
+  Pool: 0x10,
+  Count: 0x14,
+  Flags: 0x18,
+  ValidCounts: 0x1c,
+  NdisPacketFlags: 0x1d,
+  NdisPacketOobOffset: 0x1e,
+  MiniportReserved: 0x20,
+  Reserved: 0x30,
+  ProtocolReserved: 0x38,
+} as const;
+
+/** NDIS_PACKET_OOB_DATA (x86, 32 bytes, 8-aligned after ProtocolReserved). */
+export const OOB = { HeaderSize: 16, Status: 28, SIZE: 32 } as const;
+/** NDIS_PACKET_EXTENSION: NdisPacketInfo[MaxPerPacketInfo]. */
+export const MAX_PER_PACKET_INFO = 12;
 
 /** NET_BUFFER_LIST (DESIGN D4: x64 field order, 32-bit natural alignment, 13 info slots; 0x88 bytes). */
 export const NBL = {
@@ -154,7 +181,10 @@ export const E = {
   ADV2: 58,
   GDB1: 59,
   BAD_HANDLER_MDL: 60,
-  LIMIT: 64,
+  PKT4: 61,
+  BUF_CHAINED: 62,
+  PKT1: 63,
+  LIMIT: 4096,
 } as const;
 
 /** MDL side word 1: who owns a retreat's MDL (assembly/layout.ts MDLR_*). */
