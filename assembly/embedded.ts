@@ -4,7 +4,8 @@
 
 import {
   E_OK, E_NOT_OURS, E_WRONG_KIND, K_NBL, K_NB, K_MDL, K_MEMORY, SL_POOL, P_KIND, P_USER0, P_USER2,
-  NBL_SIZE, NBLC_DATA, MDAT_MDL, NB_MDL_CHAIN, MDL_NEXT, MDLR_DEFAULT,
+  NBL_SIZE, NBLC_DATA, MDAT_MDL, NB_MDL_CHAIN, MDL_NEXT, MDLR_DEFAULT, K_PACKET, PK_HEAD,
+  MDL_AUX_PACKET,
 } from "./layout";
 import { slabOf } from "./pages";
 import { lookup, lookedUpAux, freeLookedUp, pU32, sU32, gErrPtr } from "./slab";
@@ -98,3 +99,18 @@ export function freeRetreatMdls(nb: usize): void {
   }
   store<u32>(nb + NB_MDL_CHAIN, <u32>m);
 }
+
+/** The live packet `b` is chained to (walking that packet's chain), or 0. */
+export function chainedTo(b: usize): usize {
+  if (lookup(b, K_MDL) != E_OK) return 0;
+  let p = <usize>load<u32>(lookedUpAux(MDL_AUX_PACKET));
+  if (p == 0 || lookup(p, K_PACKET) != E_OK) return 0;
+  let m = <usize>load<u32>(p + PK_HEAD);
+  let steps: u32 = 0;
+  while (m != 0 && steps++ < 0x100000) {
+    if (m == b) return p;
+    m = <usize>load<u32>(m + MDL_NEXT);
+  }
+  return 0;
+}
+

@@ -9,7 +9,7 @@ import {
   E_POOL4, E_NB_ARGS, E_NB_RANGE, E_POOL5, E_POOL6, E_WRONG_TAG, E_MDL_LOOP, E_BAD_RANGE,
   K_NB_POOL, K_SLAB_POOL, K_MEM_POOL, K_TAG_SET, K_PROTOCOL, K_NB, K_SLAB_OBJ, K_MEMORY, K_GENERIC, K_MDL,
   K_NBL_POOL, K_NBL, ROOT_NBL_POOLS, E_NBL_FREE1, K_PACKET_POOL, K_BUFFER_POOL, ROOT_PACKET_POOLS,
-  ROOT_BUFFER_POOLS, MDL_AUX_WORDS, MDLR_DEFAULT, E_ADV2,
+  ROOT_BUFFER_POOLS, E_BUF_CHAINED, MDL_AUX_WORDS, MDLR_DEFAULT, E_ADV2,
   ROOT_NB_POOLS, ROOT_SLAB_POOLS, ROOT_MEM_POOLS, ROOT_TAG_SETS, ROOT_PROTOCOLS, ROOT_MDLS, ROOT_COUNT,
   TAG_MDL, TAG_NDIS, PF_ROOT, PF_LARGE, POOL_DESC_SIZE,
   P_KIND, P_TAG, P_OWNER, P_OUTSTANDING, P_USER0, P_USER1, P_MAX_OUT,
@@ -25,7 +25,7 @@ import {
   TS_R_ALLOCS, TS_R_FREES, TS_R_FAILURES, TS_R_PEAK, TS_R_POOLS, P_ALLOCS, P_FREES, P_FAILURES, P_PEAK,
 } from "./layout";
 import { rootU32, rootSetU32, R_TAG_SETS, R_SERIAL, R_ROOTS, unitsResetAll, slabOf } from "./pages";
-import { preallocNb, nbLive, embeddedMdl, freeRetreatMdls } from "./embedded";
+import { preallocNb, nbLive, embeddedMdl, freeRetreatMdls, chainedTo } from "./embedded";
 import {
   poolInit, poolAlloc, poolAllocSlow, poolRelease, lookup, lookedUpPool, lookedUpAux,
   freeLookedUp, containing, root, pU32, pSet, sU32, gErrPtr, gErrDetail,
@@ -326,6 +326,10 @@ export function mdlFree(mdl: usize): u32 {
   if (e != E_OK) return argErr(0, e);
   // A retreat's default allocator owns its MDLs: only advance or NdisFreeNetBuffer free them.
   if (load<u32>(lookedUpAux(1)) & MDLR_DEFAULT) { gErrPtr = mdl; return E_ADV2; }
+  // An NDIS_BUFFER still chained to a live packet (PKT-2).
+  let p = chainedTo(mdl);
+  if (p != 0) { gErrPtr = mdl; gErrDetail = <u32>p; return E_BUF_CHAINED; }
+  lookup(mdl, K_MDL);
   freeLookedUp();
   return E_OK;
 }

@@ -26,6 +26,7 @@ import {
   freeLookedUp, root, pU32, pSet, gErrPtr, gErrDetail,
 } from "./slab";
 import { argErr, mdlInit, rangeCheck, mdlCheck, retire } from "./netbuf";
+import { chainedTo } from "./embedded";
 
 /** Pool tag of packet descriptors ('NDpp' as poolmon shows it). */
 // @ts-ignore: decorator
@@ -53,7 +54,8 @@ export function packetSize(protocolReservedLength: u32): u32 {
 export function packetPoolCreate(num: u32, overflow: u32, protocolReservedLength: u32): usize {
   if (num > PACKET_POOL_MAX) return 0;
   let size = packetSize(protocolReservedLength);
-  if (size == 0) return 0;
+  // NdisPacketOobOffset is a USHORT: longer ProtocolReserved areas cannot be described.
+  if (size == 0 || <u64>PK_PROTOCOL_RESERVED + protocolReservedLength + 7 > 0xFFFF) return 0;
   let limit = <u32>min<u64>(PACKET_POOL_MAX, <u64>num + overflow);
   let pool = poolAlloc(root(ROOT_PACKET_POOLS));
   if (pool == 0) return 0;
@@ -108,7 +110,8 @@ export function packetAllocate(h: usize): usize {
   let e = packetPoolCheck(h, 2);
   if (e != E_OK) return e;
   let num = pU32(h, P_USER1) & 0xFFFF;
-  let overflow = pU32(h, P_OUTSTANDING) >= num;
+  // Overflow only while every static descriptor is in use (outstanding counts both kinds).
+  let overflow = pU32(h, P_OUTSTANDING) - pU32(h, P_USER2) >= num;
   let p = poolAlloc(h);
   if (p == 0) return 0;
   let len = pU32(h, P_USER0);
@@ -182,20 +185,6 @@ export function bufferAllocate(h: usize, va: usize, len: u32): usize {
   store<u32>(lookedUpAux(2), 0);
   store<u32>(lookedUpAux(MDL_AUX_PACKET), 0);
   return mdl;
-}
-
-/** The live packet `b` is chained to (walking that packet's chain), or 0. */
-function chainedTo(b: usize): usize {
-  if (lookup(b, K_MDL) != E_OK) return 0;
-  let p = <usize>load<u32>(lookedUpAux(MDL_AUX_PACKET));
-  if (p == 0 || lookup(p, K_PACKET) != E_OK) return 0;
-  let m = <usize>load<u32>(p + PK_HEAD);
-  let steps: u32 = 0;
-  while (m != 0 && steps++ < 0x100000) {
-    if (m == b) return p;
-    m = <usize>load<u32>(m + MDL_NEXT);
-  }
-  return 0;
 }
 
 /** NdisFreeBuffer: an MDL from NdisAllocateBuffer (or NdisAllocateMdl) not chained to a packet. */

@@ -17,6 +17,11 @@
  *   nbl.js       baseline: the same with JS objects and Uint8Arrays left to the GC
  *   chain.one    allocate + link 64 NBLs, free the chain in one call (per NBL)
  *   chain.each   baseline: the same with 64 NdisFreeNetBufferList calls
+ *   packet.ndis  NDIS 5: NdisAllocatePacket + 2 x NdisAllocateBuffer (14 + 1500 B of preallocated
+ *                memory), 2 x NdisChainBufferAtBack, NdisQueryPacket, 2 x unchain, 2 x
+ *                NdisFreeBuffer, NdisFreePacket
+ *   packet.js    baseline: the same with a JS packet object (buffer array, counts) and {va, length}
+ *                buffer objects left to the GC
  *   ref.nop      reference: one empty JS->Wasm call (runtime.wasm.nop)
  *   ref.wasm     reference: benchAllocFreeLoop, allocMany(256) + 256 frees entirely in Wasm
  *
@@ -38,7 +43,7 @@ import { parseArgs } from 'node:util';
 import {
   MDL_AND_DATA_LAYOUT, NDIS_OBJECT_TYPE_DEFAULT, NET_BUFFER_POOL_PARAMETERS_REVISION_1,
   NDIS_SIZEOF_NET_BUFFER_POOL_PARAMETERS_REVISION_1, POOL_TAG, NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1,
-  NDIS_SIZEOF_NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1,
+  NDIS_SIZEOF_NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1, NDIS_STATUS_SUCCESS, NormalPoolPriority,
 } from '../build/ts/index.js';
 import { createRuntime } from '../build/ts/runtime.js';
 
@@ -216,6 +221,84 @@ rt.freeNetBufferListChain(buildChain()); // warm the pool
   rt.NdisAdvanceNetBufferDataStart(nb, HDR, true);
   rt.NdisFreeNetBufferList(nbl);
 }
+// Packet case (NDIS 5): a packet pool (ProtocolReservedLength 16), a buffer pool, and one
+// preallocated 1514-byte frame the two buffers describe (header 14 + payload 1500).
+const PKT_HDR = 14;
+const pkStatus = { value: 0 };
+const pkPoolOut = { value: 0 };
+const pkOut = { value: 0 };
+const pkBufOut = { value: 0 };
+const pkPhys = { value: 0 };
+const pkCount = { value: 0 };
+const pkFirst = { value: 0 };
+const pkTotal = { value: 0 };
+rt.NdisAllocatePacketPool(pkStatus, pkPoolOut, 64, 16);
+if (pkStatus.value !== NDIS_STATUS_SUCCESS) throw new Error('NdisAllocatePacketPool failed');
+const packetPool = pkPoolOut.value;
+rt.NdisAllocateBufferPool(pkStatus, pkPoolOut, 64);
+if (pkStatus.value !== NDIS_STATUS_SUCCESS) throw new Error('NdisAllocateBufferPool failed');
+const bufferPool = pkPoolOut.value;
+const pkGen = rt.NdisAllocateGenericObject(0, POOL_TAG('tkPB'), 0);
+const pkFrame = rt.NdisAllocateMemoryWithTagPriority(pkGen, FRAME, POOL_TAG('tkPB'), NormalPoolPriority);
+if (!pkFrame) throw new Error('NdisAllocateMemoryWithTagPriority returned NULL');
+/** One packet cycle; returns TotalPacketLength. */
+function packetCycle() {
+  rt.NdisAllocatePacket(pkStatus, pkOut, packetPool);
+  if (pkStatus.value !== NDIS_STATUS_SUCCESS) throw new Error('NdisAllocatePacket failed');
+  const p = pkOut.value;
+  rt.NdisAllocateBuffer(pkStatus, pkBufOut, bufferPool, pkFrame, PKT_HDR);
+  if (pkStatus.value !== NDIS_STATUS_SUCCESS) throw new Error('NdisAllocateBuffer failed');
+  const b1 = pkBufOut.value;
+  rt.NdisAllocateBuffer(pkStatus, pkBufOut, bufferPool, pkFrame + PKT_HDR, FRAME - PKT_HDR);
+  if (pkStatus.value !== NDIS_STATUS_SUCCESS) throw new Error('NdisAllocateBuffer failed');
+  const b2 = pkBufOut.value;
+  rt.NdisChainBufferAtBack(p, b1);
+  rt.NdisChainBufferAtBack(p, b2);
+  rt.NdisQueryPacket(p, pkPhys, pkCount, pkFirst, pkTotal);
+  if (pkCount.value !== 2 || pkTotal.value !== FRAME || pkFirst.value !== b1) throw new Error('NdisQueryPacket: wrong counts');
+  rt.NdisUnchainBufferAtFront(p, pkBufOut);
+  rt.NdisUnchainBufferAtFront(p, pkBufOut);
+  rt.NdisFreeBuffer(b1);
+  rt.NdisFreeBuffer(b2);
+  rt.NdisFreePacket(p);
+  return pkTotal.value;
+}
+packetCycle(); // warm the MDL pool
+
+// The same in plain JS: a packet object with a buffer array and cached counts, {va, length}
+// buffers over a preallocated frame, all left to the GC.
+const jsFrame = new Uint8Array(FRAME);
+function jsQueryPacket(pkt) {
+  if (!pkt.validCounts) {
+    let phys = 0, total = 0;
+    for (const b of pkt.buffers) {
+      phys += b.length === 0 ? 1 : ((b.va & 0xfff) + b.length + 0xfff) >>> 12;
+      total += b.length;
+    }
+    pkt.physicalCount = phys;
+    pkt.count = pkt.buffers.length;
+    pkt.totalLength = total;
+    pkt.validCounts = true;
+  }
+  return pkt;
+}
+function jsPacketCycle() {
+  const pkt = { buffers: [], validCounts: false, physicalCount: 0, count: 0, totalLength: 0, status: 0, protocolReserved: null };
+  const b1 = { va: 0, length: PKT_HDR, memory: jsFrame };
+  const b2 = { va: PKT_HDR, length: FRAME - PKT_HDR, memory: jsFrame };
+  pkt.buffers.push(b1);
+  pkt.validCounts = false;
+  pkt.buffers.push(b2);
+  pkt.validCounts = false;
+  jsQueryPacket(pkt);
+  if (pkt.count !== 2 || pkt.totalLength !== FRAME || pkt.buffers[0] !== b1) throw new Error('jsQueryPacket: wrong counts');
+  pkt.buffers.shift();
+  pkt.validCounts = false;
+  pkt.buffers.shift();
+  pkt.validCounts = false;
+  return pkt.totalLength;
+}
+
 // Memory must not grow from here on (the frame case writes through one view taken above).
 const memBytesBefore = rt.memory.buffer.byteLength;
 const jsOut = new Int32Array(BATCH);
@@ -368,6 +451,26 @@ const CASES = [
     },
   },
   {
+    id: 'packet.ndis', group: 'packet', baseline: 'packet.js',
+    name: `NDIS 5: NdisAllocatePacket + 2 NdisAllocateBuffer (${PKT_HDR} + ${FRAME - PKT_HDR} B) + 2 NdisChainBufferAtBack + NdisQueryPacket + 2 unchain + 2 NdisFreeBuffer + NdisFreePacket`,
+    perCall: INNER,
+    fn() {
+      let s = 0;
+      for (let k = 0; k < INNER; k++) s += packetCycle();
+      sink += s;
+    },
+  },
+  {
+    id: 'packet.js', group: 'packet', short: 'JS packet + buffer objects',
+    name: 'the same with a JS packet object (buffer array, counts) and {va, length} buffer objects left to the GC',
+    perCall: INNER,
+    fn() {
+      let s = 0;
+      for (let k = 0; k < INNER; k++) s += jsPacketCycle();
+      sink += s;
+    },
+  },
+  {
     id: 'ref.nop', group: 'single', reference: true,
     name: 'reference: empty JS->Wasm call (runtime.wasm.nop), per call',
     perCall: INNER,
@@ -442,7 +545,7 @@ function runSuite(suite) {
 
 const results = new Map();
 let failed = false;
-for (const group of ['frame', 'nbl', 'chain', 'single', 'bulk']) {
+for (const group of ['frame', 'nbl', 'chain', 'packet', 'single', 'bulk']) {
   const cases = CASES.filter((c) => c.group === group && selected.has(c.id));
   if (cases.length === 0) continue;
   const suite = new Benchmark.Suite(group);
@@ -510,6 +613,11 @@ if (!nbRow || nbRow.outstanding !== RING) {
   failed = true;
   notes.push(`NB pool: ${nbRow?.outstanding} NET_BUFFERs outstanding after the runs (expected ${RING})`);
 }
+const packetsOut = rt.NdisPacketPoolUsage(packetPool);
+if (packetsOut !== 0) {
+  failed = true;
+  notes.push(`packet pool: ${packetsOut} packets outstanding after the runs (expected 0)`);
+}
 const slabOut = slab.stats().outstanding;
 if (slabOut !== 0) {
   failed = true;
@@ -553,7 +661,8 @@ for (const c of CASES) {
 console.log('');
 console.log(table.toString());
 console.log(`ns/op: mean time per operation (per object for bulk.* and ref.wasm; one op = one allocate + one free,
-  for frame.* also the 1-byte write; frame.gc "frees" by dropping the oldest of ${RING} live frames).
+  for frame.* also the 1-byte write; frame.gc "frees" by dropping the oldest of ${RING} live frames;
+  for packet.* one op is one whole packet cycle: a packet and 2 buffers allocated, chained, queried, unchained, freed).
 ±%: benchmark.js relative margin of error (95%) of the mean. samples: benchmark.js samples.
 ratio: ndis-pool time / baseline time, measured back-to-back in this process; < 1 means ndis-pool is faster;
   its ± combines both cases' rme (root of the sum of squares). ref.wasm is compared with bulk.js;

@@ -538,6 +538,8 @@ export class RuntimeCore {
         return ruleViolation(fn, 'ContextSize', 'NBL-FREE-2', `${values[1]} is more context space than is in use (${detail} byte(s) in the current block)`, values[1]!, detail);
       case E.NBL_LOOP:
         return ruleViolation(fn, argNames[0], 'PARAM', `${hexAddr(values[0]!)} is a NET_BUFFER_LIST chain that loops back on itself (at ${hexAddr(errPtr)})`, values[0]!, errPtr);
+      case E.BUF_CHAINED:
+        return ruleViolation(fn, argNames[0], 'PKT-2', `${hexAddr(errPtr)} is still chained to packet ${hexAddr(detail)}; unchain it first`, errPtr, detail);
       case E.ADV2: // from NdisFreeMdl
         return ruleViolation(fn, argNames[0], 'ADV-2', `${hexAddr(errPtr)} belongs to a retreat's default allocator: NdisAdvanceNetBufferDataStart (FreeMdl TRUE) or freeing its NET_BUFFER frees it`, errPtr);
       case E.BAD_RANGE:
