@@ -82,10 +82,12 @@ function createPool(
 }
 
 function chain(rt: RuntimeCore, fn: string, Packet: PNDIS_PACKET, Buffer: PNDIS_BUFFER, front: boolean): void {
-  checkPacket(rt, fn, 'Packet', Packet);
+  if (!isU32(Packet)) throw badParam(fn, 'Packet', Packet, 'a PNDIS_PACKET');
   if (!isU32(Buffer)) throw badParam(fn, 'Buffer', Buffer, 'a PNDIS_BUFFER');
+  // The Wasm call checks the packet first (PKT-1) and changes nothing on any error.
   const e = (front ? rt.wasm.chainAtFront(Packet, Buffer) : rt.wasm.chainAtBack(Packet, Buffer)) >>> 0;
   if (e === E.OK) return;
+  if (e === E.PKT1 || (e < E.POOL4 && e >>> E.ARG_SHIFT === 0)) throw packetFail(rt, fn, e, 'Packet', Packet);
   const p = rt.wasm.errPtr() >>> 0;
   if (e === E.BUF_CHAINED) {
     const q = rt.wasm.errDetail() >>> 0;
@@ -96,9 +98,10 @@ function chain(rt: RuntimeCore, fn: string, Packet: PNDIS_PACKET, Buffer: PNDIS_
 }
 
 function unchain(rt: RuntimeCore, fn: string, Packet: PNDIS_PACKET, Buffer: Out<PNDIS_BUFFER | NULL>, front: boolean): void {
-  checkPacket(rt, fn, 'Packet', Packet);
+  if (!isU32(Packet)) throw badParam(fn, 'Packet', Packet, 'a PNDIS_PACKET');
   outArg(fn, 'Buffer', Buffer);
   const e = (front ? rt.wasm.unchainAtFront(Packet) : rt.wasm.unchainAtBack(Packet)) >>> 0;
+  if (e === E.PKT1 || (e !== E.OK && e < E.POOL4)) throw packetFail(rt, fn, e, 'Packet', Packet);
   if (e !== E.OK) throw ruleViolation(fn, 'Packet', 'NB-CONS', `${hexAddr(Packet)} has a buffer chain whose Tail is not on it, or that loops`, Packet);
   Buffer.value = (rt.wasm.pkResult() >>> 0) as PNDIS_BUFFER | NULL;
 }
@@ -212,8 +215,10 @@ export const packetApi = {
   },
   /** Head = Tail = NULL, ValidCounts = FALSE; nothing else changes (DESIGN decision 15). */
   NdisReinitializePacket(this: RuntimeCore, Packet: PNDIS_PACKET): void {
-    checkPacket(this, 'NdisReinitializePacket', 'Packet', Packet);
-    this.wasm.packetReinitialize(Packet);
+    const fn = 'NdisReinitializePacket';
+    if (!isU32(Packet)) throw badParam(fn, 'Packet', Packet, 'a PNDIS_PACKET');
+    const e = this.wasm.packetReinitialize(Packet) >>> 0;
+    if (e !== E.OK) throw packetFail(this, fn, e, 'Packet', Packet);
   },
 
   // -- buffers ------------------------------------------------------------------------------------
