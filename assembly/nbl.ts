@@ -13,16 +13,15 @@ import {
   K_NBL_POOL, K_NBL, K_PROTOCOL, K_MEMORY, ROOT_NBL_POOLS, P_KIND, P_TAG, P_USER0,
   P_USER2, NBL_SIZE, NBL_NEXT, NBL_FIRST_NB, NBL_CONTEXT, NBL_NDIS_POOL_HANDLE, NBL_INFO,
   NBL_INFO_PROTOCOL_ID, NBLC_NEXT, NBLC_SIZE, NBLC_OFFSET, NBLC_DATA, NB_SIZE, NB_MDL_CHAIN,
-  NB_CURRENT_MDL, NB_DATA_OFFSET, NB_DATA_LENGTH, NB_NDIS_POOL_HANDLE, MDAT_MDL, MDAT_DATA,
-  MDL_ALLOCATED_FIXED_SIZE,
+  NB_DATA_OFFSET, NB_DATA_LENGTH, MDAT_DATA,
 } from "./layout";
 import {
   poolAlloc, lookup, lookedUpPool, lookedUpAux, freeLookedUp, pU32,
   pSet, gErrPtr, gErrDetail,
 } from "./slab";
 import {
-  argErr, ownerCheck, gOwnerAux, memAlloc, mdlInit, chainCheck, gChainBytes, nbAdjustCurrent,
-  ndisPoolNew, ndisPoolFree,
+  argErr, ownerCheck, gOwnerAux, memAlloc, chainCheck, gChainBytes, nbAdjustCurrent,
+  ndisPoolNew, ndisPoolFree, nbInitPreallocated,
 } from "./netbuf";
 import { nblPoolContextSize, nblPoolAllocNb, nblPoolProtocolId, nblNbOffset, freeRetreatMdls } from "./embedded";
 
@@ -117,16 +116,7 @@ function nblNew(h: usize, ctxSize: u32, ctxBackFill: u32): usize {
   // The preallocated NET_BUFFER (with MDL and data when the pool has DataSize).
   if (nblPoolAllocNb(h)) {
     let nb = nbl + nblNbOffset(h);
-    memory.fill(nb, 0, NB_SIZE);
-    store<u32>(nb + NB_NDIS_POOL_HANDLE, <u32>h);
-    let dataSize = pU32(h, P_USER0);
-    if (dataSize != 0) {
-      let mdl = nb + MDAT_MDL;
-      mdlInit(mdl, nb + MDAT_DATA, dataSize, MDL_ALLOCATED_FIXED_SIZE);
-      store<u32>(nb + NB_MDL_CHAIN, <u32>mdl);
-      store<u32>(nb + NB_CURRENT_MDL, <u32>mdl);
-      store<u32>(nb + NB_DATA_LENGTH, dataSize);
-    }
+    nbInitPreallocated(nb, h, pU32(h, P_USER0));
     store<u32>(nbl + NBL_FIRST_NB, <u32>nb);
   }
   return nbl;

@@ -492,14 +492,24 @@ export function nbAllocateMdlAndData(h: usize): usize {
   if (dataSize == 0) return E_POOL4;
   let nb = poolAlloc(h);
   if (nb == 0) return 0;
-  memory.fill(nb, 0, MDAT_DATA);
+  nbInitPreallocated(nb, h, dataSize);
+  return nb;
+}
+
+/**
+ * Initialises a NET_BUFFER that comes with its object (MdlAndData, or preallocated in an NBL):
+ * zeroed, NdisPoolHandle = `pool`, and with `dataSize` > 0 its MDL at +MDAT_MDL over the data
+ * at +MDAT_DATA, all of it used (DataOffset 0, DataLength = dataSize).
+ */
+export function nbInitPreallocated(nb: usize, pool: usize, dataSize: u32): void {
+  memory.fill(nb, 0, dataSize != 0 ? MDAT_DATA : NB_SIZE);
+  store<u32>(nb + NB_NDIS_POOL_HANDLE, <u32>pool);
+  if (dataSize == 0) return;
   let mdl = nb + MDAT_MDL;
   mdlInit(mdl, nb + MDAT_DATA, dataSize, MDL_ALLOCATED_FIXED_SIZE);
   store<u32>(nb + NB_MDL_CHAIN, <u32>mdl);
   store<u32>(nb + NB_CURRENT_MDL, <u32>mdl);
   store<u32>(nb + NB_DATA_LENGTH, dataSize);
-  store<u32>(nb + NB_NDIS_POOL_HANDLE, <u32>h);
-  return nb;
 }
 
 /** NdisFreeNetBuffer. */
