@@ -46,6 +46,7 @@ export {
   packetQuery, packetPoolOverflowInUse,
 } from "./packet";
 import { gPkResult } from "./packet";
+export { ringCreate, ringCheck, ringDestroy, ringBase, ringEnqueue, ringDequeue, ringBenchLoop } from "./ring";
 /** Result of the last packet call (an unchained buffer). */
 export function pkResult(): u32 { return gPkResult; }
 /** Result of the last data-space call (bytes copied, pages, handler MDL list). */

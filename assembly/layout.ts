@@ -393,6 +393,8 @@
 @inline export const K_BUFFER_POOL: u32 = 8;  // objects: NDIS 5 buffer pool records (handles)
 // @ts-ignore: decorator
 @inline export const K_PACKET: u32 = 16;      // objects: NDIS_PACKET descriptors
+// @ts-ignore: decorator
+@inline export const K_RING: u32 = 17;        // objects: descriptor rings (tagged memory)
 
 // ---------------------------------------------------------------------------------------------
 // Tag set (one per (kind, tag) of variable-size memory; internal)
@@ -732,3 +734,7 @@
 /** MDL side word 3: the packet a buffer is chained to (0: none). */
 // @ts-ignore: decorator
 @inline export const MDL_AUX_PACKET: u32 = 3;
+
+/** Pool tag of descriptor rings ('Ring' as poolmon shows it). */
+// @ts-ignore: decorator
+@inline export const TAG_RING: u32 = 0x676e6952;

@@ -98,6 +98,13 @@ export interface WasmExports {
   packetQuery(p: number): number;
   packetPoolOverflowInUse(h: number): number;
   pkResult(): number;
+  ringCreate(capacity: number): number;
+  ringCheck(h: number): number;
+  ringDestroy(h: number): number;
+  ringBase(h: number): number;
+  ringEnqueue(h: number, src: number, n: number, bulk: number): number;
+  ringDequeue(h: number, out: number, n: number, bulk: number): number;
+  ringBenchLoop(h: number, buf: number, rounds: number, burst: number): number;
   sizeClass(len: number): number;
   memoryBytes(): bigint;
   unitsOwned(): number;
@@ -185,6 +192,7 @@ const KIND_NAMES: Record<number, string> = {
   [KIND.PACKET_POOL]: 'packet pool handle',
   [KIND.BUFFER_POOL]: 'buffer pool handle',
   [KIND.PACKET]: 'NDIS_PACKET',
+  [KIND.RING]: 'descriptor ring',
 };
 
 const TYPE_NAMES: Record<number, string> = {
@@ -195,6 +203,7 @@ const TYPE_NAMES: Record<number, string> = {
   [KIND.MDL]: 'MDL',
   [KIND.NBL]: 'NBL',
   [KIND.PACKET]: 'Packet',
+  [KIND.RING]: 'Ring',
 };
 
 /** The rule a use-after-free or double free of each kind of object breaks. */

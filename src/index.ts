@@ -9,6 +9,7 @@ import { createRuntime, type NdisRuntime } from './runtime.js';
 export { NdisRuntime, createRuntime, createRuntimeSync, NDIS_FUNCTIONS } from './runtime.js';
 export type { RuntimeOptions, PoolmonRow, PoolStats } from './core.js';
 export { SlabPool, type SlabPoolOptions } from './pool.js';
+export { DescriptorRing, RING_DESCRIPTOR, RING_HEADER, RING_MAX_CAPACITY, type RingOptions, type RingStats } from './ring.js';
 export { formatPoolmon } from './poolmon.js';
 export {
   NdisBugCheck, BUGCODE_BAD_POOL_CALLER, BUGCODE_DRIVER_VERIFIER_DETECTED_VIOLATION, BUGCODE_NDIS_DRIVER,

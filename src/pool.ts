@@ -96,7 +96,7 @@ export class SlabPool {
     const rt = this.#rt;
     if (!(out instanceof Uint32Array)) throw badParam('SlabPool.allocMany', 'out', out, 'a Uint32Array');
     const n = out.length;
-    const direct = batchAddress(rt, out, 'SlabPool.allocMany', 'out');
+    const direct = batchAddressOf(rt, out, 'SlabPool.allocMany', 'out');
     if (direct) return rt.wasm.spAllocMany(h, direct, n) >>> 0;
     const s = rt.scratchU32(n);
     if (s) {
@@ -126,7 +126,7 @@ export class SlabPool {
     if (!(ptrs instanceof Uint32Array)) throw badParam('SlabPool.freeMany', 'ptrs', ptrs, 'a Uint32Array');
     const n = count ?? ptrs.length;
     if (!isU32(n) || n > ptrs.length) throw badParam('SlabPool.freeMany', 'count', n, `an integer in [0, ${ptrs.length}]`);
-    let addr = batchAddress(rt, ptrs, 'SlabPool.freeMany', 'ptrs');
+    let addr = batchAddressOf(rt, ptrs, 'SlabPool.freeMany', 'ptrs');
     if (!addr) {
       addr = rt.scratchU32(n);
       if (!addr) return this.#freeEach(ptrs, n);
@@ -192,7 +192,7 @@ const batches = new WeakMap<Uint32Array, { rt: RuntimeCore; addr: number }>();
  * @internal Address in linear memory of a batch array of `rt`, or 0 for any other array.
  * @throws NdisBugCheck PARAM for a batch whose buffer memory growth detached (unshared memory).
  */
-function batchAddress(rt: RuntimeCore, a: Uint32Array, fn: string, arg: string): number {
+export function batchAddressOf(rt: RuntimeCore, a: Uint32Array, fn: string, arg: string): number {
   const b = batches.get(a);
   if (!b || b.rt !== rt) return 0;
   if (a.buffer.byteLength === 0) {

@@ -13,6 +13,7 @@ import { dataSpaceApi, type DataSpaceApi } from './ndis/dataspace.js';
 import { packetApi, packetPoolInfoApi, type PacketApi, type PacketPoolInfoApi } from './ndis/packet.js';
 import { SlabPool, createSlabPool, makeBatch, type SlabPoolOptions } from './pool.js';
 import { formatPoolmon } from './poolmon.js';
+import { DescriptorRing, createRing, type RingOptions } from './ring.js';
 
 /** A runtime: its own Wasm instance, memory, pools and handles. */
 export class NdisRuntime extends RuntimeCore {
@@ -30,6 +31,14 @@ export class NdisRuntime extends RuntimeCore {
    */
   u32Batch(n: number): Uint32Array {
     return makeBatch(this, n);
+  }
+
+  /**
+   * Creates a descriptor ring (power-of-two capacity up to 2^20).
+   * @returns the ring, or null when the memory budget cannot hold it.
+   */
+  createRing(options: RingOptions): DescriptorRing | null {
+    return createRing(this, options);
   }
 
   /** `poolmon()` as a text table. */

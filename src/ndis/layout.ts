@@ -95,6 +95,7 @@ export const KIND = {
   PACKET_POOL: 7,
   BUFFER_POOL: 8,
   PACKET: 16,
+  RING: 17,
 } as const;
 
 /** Root pools (assembly/layout.ts ROOT_*). */
