@@ -22,6 +22,8 @@
  *                NdisFreeBuffer, NdisFreePacket
  *   packet.js    baseline: the same with a JS packet object (buffer array, counts) and {va, length}
  *                buffer objects left to the GC
+ *   ring.ndis    DescriptorRing burst enqueue + dequeue, 32 per call (per descriptor)
+ *   ring.js      baseline: the same with a plain-JS Uint32Array ring
  *   ref.nop      reference: one empty JS->Wasm call (runtime.wasm.nop)
  *   ref.wasm     reference: benchAllocFreeLoop, allocMany(256) + 256 frees entirely in Wasm
  *
@@ -299,6 +301,43 @@ function jsPacketCycle() {
   return pkt.totalLength;
 }
 
+// Ring case: a 256-slot descriptor ring, bursts of 32 descriptors (5 u32 words each).
+const RING_BURST = 32;
+const descRing = rt.createRing({ capacity: 256, name: 'bench' });
+if (!descRing) throw new Error('createRing returned null');
+const ringBatch = rt.u32Batch(RING_BURST * 5);
+for (let i = 0; i < ringBatch.length; i++) ringBatch[i] = i;
+/** The same ring in plain JS: a Uint32Array of slots, free-running indices, copies in and out. */
+class JsRing {
+  constructor(capacity) {
+    this.slots = new Uint32Array(capacity * 5);
+    this.mask = capacity - 1;
+    this.capacity = capacity;
+    this.prod = 0;
+    this.cons = 0;
+  }
+  enqueueBurst(src, n) {
+    const k = Math.min(n, this.capacity - ((this.prod - this.cons) >>> 0));
+    for (let i = 0; i < k; i++) {
+      const o = ((this.prod + i) & this.mask) * 5;
+      for (let w = 0; w < 5; w++) this.slots[o + w] = src[i * 5 + w];
+    }
+    this.prod = (this.prod + k) >>> 0;
+    return k;
+  }
+  dequeueBurst(out, n) {
+    const k = Math.min(n, (this.prod - this.cons) >>> 0);
+    for (let i = 0; i < k; i++) {
+      const o = ((this.cons + i) & this.mask) * 5;
+      for (let w = 0; w < 5; w++) out[i * 5 + w] = this.slots[o + w];
+    }
+    this.cons = (this.cons + k) >>> 0;
+    return k;
+  }
+}
+const jsRing = new JsRing(256);
+const jsRingBuf = new Uint32Array(RING_BURST * 5).map((_, i) => i);
+
 // Memory must not grow from here on (the frame case writes through one view taken above).
 const memBytesBefore = rt.memory.buffer.byteLength;
 const jsOut = new Int32Array(BATCH);
@@ -471,6 +510,24 @@ const CASES = [
     },
   },
   {
+    id: 'ring.ndis', group: 'ring', baseline: 'ring.js',
+    name: `DescriptorRing.enqueueBurst + dequeueBurst, ${RING_BURST} descriptors per call (u32Batch), per descriptor`,
+    perCall: RING_BURST,
+    fn() {
+      if (descRing.enqueueBurst(ringBatch, RING_BURST) !== RING_BURST) throw new Error('ring enqueue came short');
+      if (descRing.dequeueBurst(ringBatch, RING_BURST) !== RING_BURST) throw new Error('ring dequeue came short');
+    },
+  },
+  {
+    id: 'ring.js', group: 'ring', short: 'plain-JS Uint32Array ring',
+    name: `plain-JS Uint32Array ring: the same bursts of ${RING_BURST}, per descriptor`,
+    perCall: RING_BURST,
+    fn() {
+      if (jsRing.enqueueBurst(jsRingBuf, RING_BURST) !== RING_BURST) throw new Error('js ring enqueue came short');
+      if (jsRing.dequeueBurst(jsRingBuf, RING_BURST) !== RING_BURST) throw new Error('js ring dequeue came short');
+    },
+  },
+  {
     id: 'ref.nop', group: 'single', reference: true,
     name: 'reference: empty JS->Wasm call (runtime.wasm.nop), per call',
     perCall: INNER,
@@ -545,7 +602,7 @@ function runSuite(suite) {
 
 const results = new Map();
 let failed = false;
-for (const group of ['frame', 'nbl', 'chain', 'packet', 'single', 'bulk']) {
+for (const group of ['frame', 'nbl', 'chain', 'packet', 'ring', 'single', 'bulk']) {
   const cases = CASES.filter((c) => c.group === group && selected.has(c.id));
   if (cases.length === 0) continue;
   const suite = new Benchmark.Suite(group);
