@@ -120,17 +120,20 @@ export class DescriptorRing {
     return this.#move('dequeueBulk', out, n, false, true);
   }
 
-  /** Descriptors in the ring (not for the data path of another thread). */
-  count(): number {
-    this.#live('count');
+  #count(fn: string): number {
+    this.#live(fn);
     const rt = this.#rt;
     rt.sync();
     const b = this.#base();
     return (rt.rd32(b + RING_HEADER.Prod) - rt.rd32(b + RING_HEADER.Cons)) >>> 0;
   }
+  /** Descriptors in the ring (not for the data path of another thread). */
+  count(): number {
+    return this.#count('count');
+  }
   /** Free slots. */
   freeCount(): number {
-    return this.capacity - this.count();
+    return this.capacity - this.#count('freeCount');
   }
   /** Most descriptors ever held at once. */
   highWater(): number {
@@ -140,7 +143,7 @@ export class DescriptorRing {
   }
   /** All counters. */
   stats(): RingStats {
-    const count = this.count();
+    const count = this.#count('stats');
     const rt = this.#rt;
     const b = this.#base();
     return {
