@@ -19,6 +19,7 @@ import {
 import { pagesInit, heapReserve, memoryBytes, unitsOwned, unitsFreeCount, maxPagesGet, R_ROOTS } from "./pages";
 import {
   poolAlloc, poolAllocMany, poolFree, poolFreeMany, poolSetMax, root, liveObjects, liveNext,
+  faultsSet, faultsInjected,
   gErrPtr, gErrDetail,
 } from "./slab";
 import { rootsInit, rootBytes } from "./netbuf";
@@ -55,7 +56,7 @@ import { gResult } from "./nbl";
 /** Result of the last chain call (a count). */
 export function lastResult(): u32 { return gResult; }
 export { memoryBytes, unitsOwned, unitsFreeCount, maxPagesGet, heapReserve };
-export { poolSetMax, liveObjects, liveNext };
+export { poolSetMax, liveObjects, liveNext, faultsSet, faultsInjected };
 
 /** Sets up the runtime within `maxPages` 64 KiB pages. Returns the root address, or 0. */
 export function init(maxPages: u32): usize {

@@ -27,7 +27,11 @@ import { UNIT_SHIFT, UNIT_SIZE, UNIT_MASK, MAX_UNITS } from "./layout";
 //   36 tagSets    head of the tag-set list (slab.ts)
 //   40 grows      times this runtime grew memory: JS compares it to refresh its views (reading
 //                 it is far cheaper than WebAssembly.Memory#buffer)
-//   48 roots      root pool descriptors (slab.ts), ROOT_COUNT * POOL_DESC_SIZE bytes
+//   44 fault      fault injection threshold: an allocation fails when the next random u32 is
+//                 below it (0: off)
+//   48 rng        xorshift32 state of the fault injector
+//   52 faults     allocations failed by injection
+//   64 roots      root pool descriptors (slab.ts), ROOT_COUNT * POOL_DESC_SIZE bytes
 // ---------------------------------------------------------------------------------------------
 // @ts-ignore: decorator
 @inline export const R_TABLE: u32 = 0;
@@ -52,7 +56,13 @@ import { UNIT_SHIFT, UNIT_SIZE, UNIT_MASK, MAX_UNITS } from "./layout";
 // @ts-ignore: decorator
 @inline export const R_GROWS: u32 = 40;
 // @ts-ignore: decorator
-@inline export const R_ROOTS: u32 = 48;
+@inline export const R_FAULT: u32 = 44;
+// @ts-ignore: decorator
+@inline export const R_RNG: u32 = 48;
+// @ts-ignore: decorator
+@inline export const R_FAULTS: u32 = 52;
+// @ts-ignore: decorator
+@inline export const R_ROOTS: u32 = 64;
 
 // @ts-ignore: decorator
 @inline const MAP_WORDS: u32 = MAX_UNITS >> 5;

@@ -29,7 +29,8 @@ import {
   UNIT_SHIFT, UNIT_MASK, SLAB_MAX_UNITS, SHARED_OBJECT_MAX, MIN_OBJECT_SIZE, ALIGN_MASK,
 } from "./layout";
 import {
-  ROOT, TABLE, slabOf, rootU32, rootSetU32, R_SERIAL, R_ROOTS, unitsAlloc, unitsFree, unitsMap, unitsTop,
+  ROOT, TABLE, slabOf, rootU32, rootSetU32, R_SERIAL, R_ROOTS, R_FAULT, R_RNG, R_FAULTS, unitsAlloc,
+  unitsFree, unitsMap, unitsTop,
 } from "./pages";
 
 // ---------------------------------------------------------------------------------------------
@@ -250,9 +251,39 @@ export function poolRelease(pool: usize): void {
   return <usize>sU32(slab, SL_OBJ_START) + <usize>idx * size;
 }
 
+/**
+ * Fault injection (runtime.injectFaults): true when this allocation must fail. One load and a
+ * branch when injection is off.
+ */
+// @ts-ignore: decorator
+@inline function faultHit(): bool {
+  let t = rootU32(R_FAULT);
+  if (t == 0) return false;
+  let x = rootU32(R_RNG);
+  x ^= x << 13;
+  x ^= x >>> 17;
+  x ^= x << 5;
+  rootSetU32(R_RNG, x);
+  if (x >= t) return false;
+  rootSetU32(R_FAULTS, rootU32(R_FAULTS) + 1);
+  return true;
+}
+
+/** Sets fault injection: allocations fail when a random u32 is below `threshold` (0: off). */
+export function faultsSet(threshold: u32, seed: u32): void {
+  rootSetU32(R_FAULT, threshold);
+  rootSetU32(R_RNG, seed != 0 ? seed : 0x9E3779B9);
+}
+
+/** Allocations failed by injection so far. */
+export function faultsInjected(): u32 {
+  return rootU32(R_FAULTS);
+}
+
 /** Allocates one object; 0 when the pool limit or the memory budget is reached. */
 // @ts-ignore: decorator
 @inline export function poolAlloc(pool: usize): usize {
+  if (faultHit()) return fail(pool);
   let slab = <usize>pU32(pool, P_CURRENT);
   if (slab != 0) {
     let top = sU32(slab, SL_FREE_TOP);
@@ -272,6 +303,7 @@ export function poolRelease(pool: usize): void {
 }
 
 export function poolAllocSlow(pool: usize, size: u32): usize {
+  if (size != 0 && faultHit()) return fail(pool); // a direct large allocation (poolAlloc rolled already)
   if (pU32(pool, P_OUTSTANDING) >= pU32(pool, P_MAX_OUT)) return fail(pool);
   let flags = pU32(pool, P_FLAGS);
   if (flags & PF_LARGE) {
@@ -312,6 +344,15 @@ export function poolAllocSlow(pool: usize, size: u32): usize {
  */
 export function poolAllocMany(pool: usize, out: usize, n: u32): u32 {
   let i: u32 = 0;
+  if (rootU32(R_FAULT) != 0) {
+    // With fault injection each object gets its own roll.
+    for (; i < n; i++) {
+      let p = poolAlloc(pool);
+      if (p == 0) return i;
+      store<u32>(out + (<usize>i << 2), <u32>p);
+    }
+    return n;
+  }
   while (i < n) {
     let slab = <usize>pU32(pool, P_CURRENT);
     let top = slab != 0 ? sU32(slab, SL_FREE_TOP) : 0;

@@ -98,6 +98,8 @@ export interface WasmExports {
   packetQuery(p: number): number;
   packetPoolOverflowInUse(h: number): number;
   pkResult(): number;
+  faultsSet(threshold: number, seed: number): void;
+  faultsInjected(): number;
   ringCreate(capacity: number): number;
   ringCheck(h: number): number;
   ringDestroy(h: number): number;
@@ -653,6 +655,30 @@ export class RuntimeCore {
       this.sync();
     }
     return this.scratch;
+  }
+
+  /**
+   * Fault injection (DESIGN D5): from now on every allocation in this runtime (NDIS allocators,
+   * SlabPools, rings, pool creation) fails with `probability`, as exhaustion does: NULL or
+   * NDIS_STATUS_RESOURCES, never a throw. `seed` makes the sequence reproducible. Probability 0
+   * turns it off. The setting survives `reset()`.
+   */
+  injectFaults(options: { probability: number; seed?: number }): void {
+    const fn = 'injectFaults';
+    if (typeof options !== 'object' || options === null) throw badParam(fn, 'options', options, 'an object');
+    const { probability, seed = 1 } = options;
+    if (typeof probability !== 'number' || !(probability >= 0 && probability <= 1)) {
+      throw badParam(fn, 'options.probability', probability, 'a number in [0, 1]');
+    }
+    if (!isU32(seed)) throw badParam(fn, 'options.seed', seed, 'a u32');
+    // threshold = probability * 2^32, clamped so that 1 fails every allocation.
+    const threshold = probability >= 1 ? 0xffffffff : Math.floor(probability * 4294967296);
+    this.wasm.faultsSet(threshold >>> 0, seed);
+  }
+
+  /** Allocations failed by fault injection so far. */
+  faultsInjected(): number {
+    return this.wasm.faultsInjected() >>> 0;
   }
 
   /**
