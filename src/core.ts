@@ -351,6 +351,11 @@ export class RuntimeCore {
   /** @internal */ u8!: Uint8Array;
   /** @internal */ u16!: Uint16Array;
   /** @internal */ u32!: Uint32Array;
+  /** @internal views for typed records */ i8!: Int8Array;
+  /** @internal */ i16!: Int16Array;
+  /** @internal */ i32!: Int32Array;
+  /** @internal */ f32!: Float32Array;
+  /** @internal */ f64!: Float64Array;
   /** @internal */ table = 0;
   /** @internal scratch u32 array in linear memory for bulk calls */ scratch = 0;
   /** @internal */ scratchCap = 0;
@@ -386,6 +391,11 @@ export class RuntimeCore {
     this.u8 = new Uint8Array(b);
     this.u16 = new Uint16Array(b);
     this.u32 = new Uint32Array(b);
+    this.i8 = new Int8Array(b);
+    this.i16 = new Int16Array(b);
+    this.i32 = new Int32Array(b);
+    this.f32 = new Float32Array(b);
+    this.f64 = new Float64Array(b);
     this.grows = this.u32[this.growsIdx]!;
   }
 

@@ -6,11 +6,14 @@
 import { RuntimeCore, isU32, type PoolStats } from './core.js';
 import { NdisBugCheck, badParam } from './errors.js';
 import { E, KIND, SLAB } from './ndis/layout.js';
+import type { RecordType } from './record.js';
 
-/** Options of {@link SlabPoolHost.createSlabPool}. */
+/** Options of `runtime.createSlabPool`. */
 export interface SlabPoolOptions {
   /** Bytes per object (1 .. 0xFFF00000); slots are rounded up to a multiple of 8. */
-  objectSize: number;
+  objectSize?: number;
+  /** A record type from `runtime.defineRecord`: the objects are such records (sets objectSize). */
+  record?: RecordType;
   /**
    * Pool tag for statistics: up to 4 printable characters as poolmon shows them (e.g. 'Part'),
    * or a number. Default 'Slab'.
@@ -71,6 +74,22 @@ export class SlabPool {
     const h = this.handle;
     if (h === 0 || this.#epoch !== this.#rt.epoch) this.#dead('alloc');
     return this.#spAlloc(h) >>> 0;
+  }
+
+  /** `alloc()` under the name pools with waiting use: it never waits (0 when none is free). */
+  tryAlloc(): number {
+    return this.alloc();
+  }
+
+  /**
+   * Allocates one object wrapped in a {@link Lease} that frees it when disposed: with
+   * `using lease = pool.lease()` the slot is freed at scope exit. Costs one small JS object per
+   * call (the plain alloc/free path allocates none).
+   * @returns the lease, or null when `alloc()` would return 0 (`using` accepts null).
+   */
+  lease(): Lease | null {
+    const p = this.alloc();
+    return p === 0 ? null : new Lease(this, p);
   }
 
   /**
@@ -186,6 +205,47 @@ export class SlabPool {
   }
 }
 
+/** One leased object: its address while the lease is held; disposing frees it. */
+export class Lease implements Disposable {
+  #pool: SlabPool | null;
+  readonly #ptr: number;
+
+  /** @internal use pool.lease() */
+  constructor(pool: SlabPool, ptr: number) {
+    this.#pool = pool;
+    this.#ptr = ptr;
+  }
+
+  /** The object's address. @throws NdisBugCheck after the lease was disposed. */
+  get ptr(): number {
+    if (this.#pool === null) throw leaseOver('ptr', this.#ptr);
+    return this.#ptr;
+  }
+
+  /** True until disposed. */
+  get active(): boolean {
+    return this.#pool !== null;
+  }
+
+  /** Frees the object. @throws NdisBugCheck when the lease was already disposed. */
+  [Symbol.dispose](): void {
+    const pool = this.#pool;
+    if (pool === null) throw leaseOver('dispose', this.#ptr);
+    this.#pool = null;
+    pool.free(this.#ptr);
+  }
+
+  /** The same as disposing. */
+  release(): void {
+    this[Symbol.dispose]();
+  }
+}
+
+function leaseOver(fn: string, ptr: number): NdisBugCheck {
+  return new NdisBugCheck(`Lease.${fn}`, undefined, 'ALT-POOL', 0xc2, [0x07, 0, 0, ptr],
+    `the lease of ${'0x' + ptr.toString(16).toUpperCase().padStart(8, '0')} was already disposed`);
+}
+
 const batches = new WeakMap<Uint32Array, { rt: RuntimeCore; addr: number }>();
 
 /**
@@ -219,7 +279,14 @@ export function makeBatch(rt: RuntimeCore, n: number): Uint32Array {
 export function createSlabPool(rt: RuntimeCore, options: SlabPoolOptions): SlabPool | null {
   const fn = 'createSlabPool';
   if (typeof options !== 'object' || options === null) throw badParam(fn, 'options', options, 'an object');
-  const { objectSize, tag = 'Slab', maxOutstanding } = options;
+  const { record, tag = 'Slab', maxOutstanding } = options;
+  if (record !== undefined && (typeof record !== 'object' || record === null || !isU32((record as RecordType).size))) {
+    throw badParam(fn, 'options.record', record, 'a record type from runtime.defineRecord');
+  }
+  const objectSize = options.objectSize ?? record?.size;
+  if (record && options.objectSize !== undefined && options.objectSize < record.size) {
+    throw badParam(fn, 'options.objectSize', options.objectSize, `at least the record's size (${record.size})`);
+  }
   if (!isU32(objectSize) || objectSize === 0 || objectSize > 0xfff00000) throw badParam(fn, 'options.objectSize', objectSize, 'an integer in [1, 0xFFF00000]');
   let tagValue: number;
   if (typeof tag === 'string') {

@@ -14,6 +14,7 @@ import { packetApi, packetPoolInfoApi, type PacketApi, type PacketPoolInfoApi } 
 import { SlabPool, createSlabPool, makeBatch, type SlabPoolOptions } from './pool.js';
 import { formatPoolmon } from './poolmon.js';
 import { DescriptorRing, createRing, type RingOptions } from './ring.js';
+import { defineRecord, type FieldSpec, type RecordType } from './record.js';
 
 /** A runtime: its own Wasm instance, memory, pools and handles. */
 export class NdisRuntime extends RuntimeCore {
@@ -31,6 +32,16 @@ export class NdisRuntime extends RuntimeCore {
    */
   u32Batch(n: number): Uint32Array {
     return makeBatch(this, n);
+  }
+
+  /**
+   * Defines a typed record: a C-like layout (declaration order, natural alignment) and one
+   * accessor per field that reads/writes by pointer with no allocation:
+   * `const P = rt.defineRecord({ x: 'f32', id: 'u32', name: ['u8', 16] }); P.fields.x.set(p, 1.5)`.
+   * Pass it as `createSlabPool({ record: P })` to size the slots.
+   */
+  defineRecord<F extends Record<string, FieldSpec>>(fields: F): RecordType<F> {
+    return defineRecord(this, fields);
   }
 
   /**
