@@ -21,6 +21,11 @@ export interface SlabPoolOptions {
   tag?: string | number;
   /** At most this many objects outstanding; `alloc` returns 0 beyond it. Default: no limit. */
   maxOutstanding?: number;
+  /**
+   * Most `acquire()` calls that may wait at once; beyond it `acquire` rejects at once.
+   * Default: no limit.
+   */
+  maxWaiters?: number;
 }
 
 /** Tag value whose memory-order bytes read `s` (so poolmon shows `s`). */
@@ -43,9 +48,13 @@ export class SlabPool {
   // The two hot exports, held directly: one call each, no property chain.
   readonly #spAlloc: (pool: number) => number;
   readonly #spFree: (pool: number, ptr: number) => number;
+  /** acquire() calls waiting for a slot, oldest first (null: none ever waited). */
+  #waiters: Waiter[] | null = null;
+  readonly #maxWaiters: number;
 
   /** @internal use runtime.createSlabPool */
-  constructor(rt: RuntimeCore, handle: number, objectSize: number, tag: number) {
+  constructor(rt: RuntimeCore, handle: number, objectSize: number, tag: number, maxWaiters = Infinity) {
+    this.#maxWaiters = maxWaiters;
     this.#rt = rt;
     this.#epoch = rt.epoch;
     this.#spAlloc = rt.wasm.spAlloc;
@@ -103,6 +112,77 @@ export class SlabPool {
     if (ptr >>> 0 !== ptr) throw badParam('SlabPool.free', 'ptr', ptr, 'an object address (u32)');
     const e = this.#spFree(h, ptr);
     if (e !== E.OK) throw this.#rt.fail('SlabPool.free', e >>> 0, ['ptr'], [ptr], 'an object of this pool', 'ALT-POOL');
+    // Only when someone waits: hand the slot to the oldest waiter (one check otherwise).
+    if (this.#waiters !== null && this.#waiters.length !== 0) this.#handOver();
+  }
+
+  /** Gives freed slots to waiters, oldest first, while slots can be had. */
+  #handOver(): void {
+    const q = this.#waiters!;
+    while (q.length !== 0) {
+      const p = this.#spAlloc(this.handle) >>> 0;
+      if (p === 0) return;
+      const w = q.shift()!;
+      w.settle();
+      w.resolve(p);
+    }
+  }
+
+  /**
+   * Allocates one object, waiting (FIFO) while the pool is at `maxOutstanding` or the memory
+   * budget: a `free` hands its slot to the oldest waiter. Costs nothing on alloc/free while
+   * nobody waits.
+   * @param options.signal an AbortSignal: aborting rejects with its reason and takes no slot.
+   * @param options.timeoutMs reject with a TimeoutError after this many ms (takes no slot).
+   * @returns the object's address. Rejects at once when `maxWaiters` are already waiting.
+   */
+  acquire(options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<number> {
+    const h = this.#live('acquire');
+    const signal = options?.signal;
+    const timeoutMs = options?.timeoutMs;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw badParam('SlabPool.acquire', 'options.signal', signal, 'an AbortSignal');
+    if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs >= 0 && Number.isFinite(timeoutMs))) {
+      throw badParam('SlabPool.acquire', 'options.timeoutMs', timeoutMs, 'a finite number of ms >= 0');
+    }
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const q = (this.#waiters ??= []);
+    if (q.length === 0) {
+      const p = this.#spAlloc(h) >>> 0;
+      if (p !== 0) return Promise.resolve(p);
+    }
+    if (q.length >= this.#maxWaiters) {
+      return Promise.reject(new RangeError(`SlabPool.acquire: ${q.length} callers already wait (maxWaiters ${this.#maxWaiters})`));
+    }
+    return new Promise<number>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const onAbort = () => leave(signal!.reason);
+      const w: Waiter = {
+        resolve,
+        reject,
+        settle() {
+          if (timer !== undefined) clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+        },
+      };
+      // Leaving the queue before a slot was handed over: no slot is taken, none is lost.
+      const leave = (reason: unknown) => {
+        const i = q.indexOf(w);
+        if (i < 0) return; // already handed a slot: the acquire resolved
+        q.splice(i, 1);
+        w.settle();
+        reject(reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => leave(new DOMException(`SlabPool.acquire: no slot within ${timeoutMs} ms`, 'TimeoutError')), timeoutMs);
+      }
+      q.push(w);
+    });
+  }
+
+  /** Number of acquire() calls waiting. */
+  get waiters(): number {
+    return this.#waiters?.length ?? 0;
   }
 
   /**
@@ -157,6 +237,7 @@ export class SlabPool {
       const i = rt.wasm.errDetail() >>> 0;
       throw rt.fail('SlabPool.freeMany', e, [`ptrs[${i}]`], [ptrs[i]!], 'an object of this pool', 'ALT-POOL');
     }
+    if (this.#waiters !== null && this.#waiters.length !== 0) this.#handOver();
   }
 
   /** freeMany without a scratch array: check every entry in JS first, then free one by one. */
@@ -173,6 +254,7 @@ export class SlabPool {
       seen.add(p);
     }
     for (let i = 0; i < n; i++) rt.wasm.spFree(h, ptrs[i]!);
+    if (this.#waiters !== null && this.#waiters.length !== 0) this.#handOver();
   }
 
   /** A zero-copy view of the object at `ptr` (objectSize bytes). */
@@ -188,8 +270,8 @@ export class SlabPool {
   }
 
   /** Counters of this pool (not for the data path). */
-  stats(): PoolStats {
-    return this.#rt.poolStatsAt(this.#live('stats'));
+  stats(): PoolStats & { waiters: number } {
+    return { ...this.#rt.poolStatsAt(this.#live('stats')), waiters: this.waiters };
   }
 
   /**
@@ -202,7 +284,19 @@ export class SlabPool {
     const e = this.#rt.wasm.slabPoolDestroy(h, options?.force ? 1 : 0) >>> 0;
     if (e !== E.OK) throw this.#rt.fail('SlabPool.destroy', e, ['pool'], [h], 'a SlabPool');
     this.handle = 0;
+    // Waiters cannot be served any more.
+    for (const w of this.#waiters?.splice(0) ?? []) {
+      w.settle();
+      w.reject(new Error('SlabPool.acquire: the pool was destroyed'));
+    }
   }
+}
+
+interface Waiter {
+  resolve(ptr: number): void;
+  reject(reason: unknown): void;
+  /** Stops the waiter's timer and abort listener. */
+  settle(): void;
 }
 
 /** One leased object: its address while the lease is held; disposing frees it. */
@@ -284,6 +378,8 @@ export function createSlabPool(rt: RuntimeCore, options: SlabPoolOptions): SlabP
     throw badParam(fn, 'options.record', record, 'a record type from runtime.defineRecord');
   }
   const objectSize = options.objectSize ?? record?.size;
+  const maxWaiters = options.maxWaiters ?? Infinity;
+  if (maxWaiters !== Infinity && !isU32(maxWaiters)) throw badParam(fn, 'options.maxWaiters', maxWaiters, 'a count (u32) or Infinity');
   if (record && options.objectSize !== undefined && options.objectSize < record.size) {
     throw badParam(fn, 'options.objectSize', options.objectSize, `at least the record's size (${record.size})`);
   }
@@ -304,5 +400,5 @@ export function createSlabPool(rt: RuntimeCore, options: SlabPoolOptions): SlabP
   }
   const h = rt.wasm.slabPoolCreate(objectSize, tagValue, max) >>> 0;
   if (h === 0) return null; // exhaustion: the memory budget cannot hold the pool descriptor
-  return new SlabPool(rt, h, objectSize, tagValue);
+  return new SlabPool(rt, h, objectSize, tagValue, maxWaiters);
 }
