@@ -8,20 +8,18 @@
 // NdisAllocateNetBufferListContext are tagged memory; the base is never freed by the caller.
 
 import {
-  E_OK, E_NB_ARGS, E_NB_RANGE, E_POOL2, E_POOL3, E_NBL_FREE2, E_RESOURCES,
-  E_CTX_RANGE, E_NBL_LOOP, E_MDL_LOOP,
-  K_NBL_POOL, K_NBL, K_PROTOCOL, K_MEMORY, ROOT_NBL_POOLS, P_KIND, P_TAG, P_USER0,
+  E_OK, E_POOL2, E_POOL3, E_NBL_FREE2, E_RESOURCES,
+  E_CTX_RANGE, E_NBL_LOOP, K_NBL_POOL, K_NBL, K_PROTOCOL, K_MEMORY, ROOT_NBL_POOLS, P_KIND, P_TAG, P_USER0,
   P_USER2, NBL_SIZE, NBL_NEXT, NBL_FIRST_NB, NBL_CONTEXT, NBL_NDIS_POOL_HANDLE, NBL_INFO,
-  NBL_INFO_PROTOCOL_ID, NBLC_NEXT, NBLC_SIZE, NBLC_OFFSET, NBLC_DATA, NB_SIZE, NB_MDL_CHAIN,
-  NB_DATA_OFFSET, NB_DATA_LENGTH, MDAT_DATA,
+  NBL_INFO_PROTOCOL_ID, NBLC_NEXT, NBLC_SIZE, NBLC_OFFSET, NBLC_DATA, NB_SIZE, MDAT_DATA,
 } from "./layout";
 import {
   poolAlloc, lookup, lookedUpPool, lookedUpAux, freeLookedUp, pU32,
   pSet, gErrPtr, gErrDetail,
 } from "./slab";
 import {
-  argErr, ownerCheck, gOwnerAux, memAlloc, chainCheck, gChainBytes, nbAdjustCurrent,
-  ndisPoolNew, ndisPoolFree, nbInitPreallocated,
+  argErr, ownerCheck, gOwnerAux, memAlloc, ndisPoolNew, ndisPoolFree, nbInitPreallocated,
+  nbChainArgsCheck, nbSetChain,
 } from "./netbuf";
 import { nblPoolContextSize, nblPoolAllocNb, nblPoolProtocolId, nblNbOffset, freeRetreatMdls } from "./embedded";
 
@@ -137,20 +135,11 @@ export function nblAllocateWithNb(h: usize, ctxSize: u32, ctxBackFill: u32, mdlC
   let e = nblPoolCheck(h, 0);
   if (e != E_OK) return e;
   if (!nblPoolAllocNb(h) || pU32(h, P_USER0) != 0) return E_POOL3;
-  if (mdlChain == 0) {
-    if ((dataOffset | dataLength) != 0) return E_NB_ARGS;
-  } else {
-    e = chainCheck(mdlChain);
-    if (e != E_OK) return e == E_MDL_LOOP ? E_MDL_LOOP : argErr(3, e);
-    if (<u64>dataOffset + dataLength > gChainBytes) { gErrDetail = <u32>gChainBytes; return E_NB_RANGE; }
-  }
+  e = nbChainArgsCheck(mdlChain, dataOffset, dataLength, 3);
+  if (e != E_OK) return e;
   let nbl = nblNew(h, ctxSize, ctxBackFill);
   if (nbl == 0) return 0;
-  let nb = nbl + nblNbOffset(h);
-  store<u32>(nb + NB_MDL_CHAIN, <u32>mdlChain);
-  store<u32>(nb + NB_DATA_OFFSET, dataOffset);
-  store<u32>(nb + NB_DATA_LENGTH, dataLength);
-  nbAdjustCurrent(nb);
+  nbSetChain(nbl + nblNbOffset(h), mdlChain, dataOffset, dataLength);
   return nbl;
 }
 

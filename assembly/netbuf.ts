@@ -466,22 +466,35 @@ export function nbAllocate(h: usize, mdlChain: usize, dataOffset: u32, dataLengt
   let e = nbPoolCheck(h, 0);
   if (e != E_OK) return e;
   if (pU32(h, P_USER0) != 0) return E_POOL4;
-  if (mdlChain == 0) {
-    if ((dataOffset | dataLength) != 0) return E_NB_ARGS;
-  } else {
-    e = chainCheck(mdlChain);
-    if (e != E_OK) return e == E_MDL_LOOP ? E_MDL_LOOP : argErr(1, e);
-    if (<u64>dataOffset + dataLength > gChainBytes) { gErrDetail = <u32>gChainBytes; return E_NB_RANGE; }
-  }
+  e = nbChainArgsCheck(mdlChain, dataOffset, dataLength, 1);
+  if (e != E_OK) return e;
   let nb = poolAlloc(h);
   if (nb == 0) return 0;
   memory.fill(nb, 0, NB_SIZE);
+  store<u32>(nb + NB_NDIS_POOL_HANDLE, <u32>h);
+  nbSetChain(nb, mdlChain, dataOffset, dataLength);
+  return nb;
+}
+
+/**
+ * The caller-chain arguments of NdisAllocateNetBuffer and NdisAllocateNetBufferAndNetBufferList:
+ * MdlChain NULL needs DataOffset = DataLength = 0 (NB-ARGS); else a live, loop-free chain
+ * (errors about argument `arg`) describing at least DataOffset + DataLength bytes (NB-CONS).
+ */
+export function nbChainArgsCheck(mdlChain: usize, dataOffset: u32, dataLength: u32, arg: u32): u32 {
+  if (mdlChain == 0) return (dataOffset | dataLength) != 0 ? E_NB_ARGS : E_OK;
+  let e = chainCheck(mdlChain);
+  if (e != E_OK) return e == E_MDL_LOOP ? E_MDL_LOOP : argErr(arg, e);
+  if (<u64>dataOffset + dataLength > gChainBytes) { gErrDetail = <u32>gChainBytes; return E_NB_RANGE; }
+  return E_OK;
+}
+
+/** Puts `nb` over a checked MDL chain: MdlChain, DataOffset, DataLength and the current pair. */
+export function nbSetChain(nb: usize, mdlChain: usize, dataOffset: u32, dataLength: u32): void {
   store<u32>(nb + NB_MDL_CHAIN, <u32>mdlChain);
   store<u32>(nb + NB_DATA_OFFSET, dataOffset);
   store<u32>(nb + NB_DATA_LENGTH, dataLength);
-  store<u32>(nb + NB_NDIS_POOL_HANDLE, <u32>h);
   nbAdjustCurrent(nb);
-  return nb;
 }
 
 /** NdisAllocateNetBufferMdlAndData: NB + MDL + DataSize bytes in one slab object. */
