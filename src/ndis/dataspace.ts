@@ -9,11 +9,10 @@ import {
   type NDIS_STATUS, type PNET_BUFFER, type PMDL, type PVOID, type NULL, type Out,
   NDIS_STATUS_SUCCESS, NDIS_STATUS_RESOURCES, NDIS_STATUS_FAILURE,
 } from './constants.js';
-import { E, MDLR, NB, MDL } from './layout.js';
+import { E, MDLR, NB, NBL, MDL } from './layout.js';
 import { checkNb } from './netbuf.js';
 import { checkMdl, isOut, u32Arg } from './handles.js';
 import { checkNbl, type PNET_BUFFER_LIST } from './nbl.js';
-import { NBL } from './layout.js';
 
 /** NET_BUFFER_ALLOCATE_MDL: gets `BufferSize.value` (bytes needed), returns an MDL or NULL. */
 export type NET_BUFFER_ALLOCATE_MDL = (BufferSize: Out<number>) => PMDL | NULL;
