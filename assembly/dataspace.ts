@@ -23,7 +23,7 @@ import { nbLive } from "./embedded";
 export let gDsResult: u32 = 0;
 
 /** Checks a live NB and its chain; on success gChainBytes holds the chain's total bytes. */
-function nbAndChain(nb: usize): u32 {
+export function nbAndChain(nb: usize): u32 {
   let e = nbLive(nb);
   if (e != E_OK) return argErr(0, e);
   let chain = <usize>load<u32>(nb + NB_MDL_CHAIN);
@@ -41,7 +41,7 @@ function nbAndChain(nb: usize): u32 {
 
 /** The address where the MDL's described buffer starts. */
 // @ts-ignore: decorator
-@inline function mdlVa(m: usize): usize {
+@inline export function mdlVa(m: usize): usize {
   return (load<u16>(m + MDL_FLAGS) & MDL_MAPPED_TO_SYSTEM_VA) != 0
     ? <usize>load<u32>(m + MDL_MAPPED_SYSTEM_VA)
     : <usize>load<u32>(m + MDL_START_VA) + load<u32>(m + MDL_BYTE_OFFSET);

@@ -10,13 +10,13 @@ import {
   MDAT_DATA, GOBJ_SIZE, POOL_DESC_SIZE, P_KIND, P_TAG, P_OBJ_SIZE, P_OUTSTANDING, P_PEAK,
   P_ALLOCS, P_FREES, P_FAILURES, P_BYTES, P_ID, P_REQ_SIZE, P_MAX_OUT, P_USER0, P_USER1, P_OWNER,
   P_SLAB_COUNT, P_SLAB_UNITS, P_CAP, P_FLAGS, ROOT_MDLS, ROOT_NB_POOLS, ROOT_SLAB_POOLS,
-  ROOT_MEM_POOLS, UNIT_SHIFT, SL_POOL, SL_STATE, SL_OBJ_START, SL_OBJ_SIZE, SL_CAP,
+  ROOT_MEM_POOLS, UNIT_SHIFT, SL_POOL, SL_STATE, SL_OBJ_START, SL_OBJ_SIZE, SL_CAP, SL_FREE_TOP, SL_UNITS,
   ROOT_PROTOCOLS, ROOT_TAG_SETS, TS_KIND, TS_TAG, TS_R_ALLOCS, TS_R_FREES, TS_R_FAILURES,
   TS_R_PEAK, TS_R_POOLS, P_UNITS,
   NBL_NEXT, NBL_FIRST_NB, NBL_CONTEXT, NBL_PARENT, NBL_NDIS_POOL_HANDLE, NBL_NDIS_RESERVED, NBL_PROTOCOL_RESERVED, NBL_MINIPORT_RESERVED, NBL_SCRATCH, NBL_SOURCE_HANDLE, NBL_NBL_FLAGS, NBL_CHILD_REF_COUNT, NBL_FLAGS, NBL_STATUS, NBL_INFO, NBL_INFO_COUNT, NBL_INFO_PROTOCOL_ID, NBL_SIZE, NBLC_NEXT, NBLC_SIZE, NBLC_OFFSET, NBLC_DATA, ROOT_NBL_POOLS,
   K_PACKET_POOL, K_BUFFER_POOL, K_PACKET, ROOT_PACKET_POOLS, ROOT_BUFFER_POOLS, PK_PHYSICAL_COUNT, PK_TOTAL_LENGTH, PK_HEAD, PK_TAIL, PK_POOL, PK_COUNT, PK_FLAGS, PK_VALID_COUNTS, PK_PACKET_FLAGS, PK_OOB_OFFSET, PK_MINIPORT_RESERVED, PK_RESERVED, PK_PROTOCOL_RESERVED, OOB_HEADER_SIZE, OOB_STATUS, OOB_SIZE, MAX_PER_PACKET_INFO,
 } from "./layout";
-import { pagesInit, heapReserve, memoryBytes, unitsOwned, unitsFreeCount, maxPagesGet, R_ROOTS } from "./pages";
+import { pagesInit, heapReserve, memoryBytes, unitsOwned, unitsFreeCount, unitsTop, maxPagesGet, R_ROOTS } from "./pages";
 import {
   poolAlloc, poolAllocMany, poolFree, poolFreeMany, poolSetMax, root, liveObjects, liveNext,
   faultsSet, faultsInjected,
@@ -47,6 +47,11 @@ export {
   packetQuery, packetPoolOverflowInUse,
 } from "./packet";
 import { gPkResult } from "./packet";
+export { genEnable, genAlloc, genFree, genPtr, genAllocMany, genFreeMany, genNextLive, genTable } from "./gentable";
+export {
+  hubCreate, hubCheck, hubDestroy, nicCreate, nicCheck, nicHeld, nicDestroy, nicAttach, nicDetach,
+  nicSetReady, nicPostRecv, nicSend, hubDpc, nicTakeDone, nicTakeRx, nicStop, nicUnpostRecv, nicCancel,
+} from "./nic";
 export { ringCreate, ringCheck, ringDestroy, ringBase, ringEnqueue, ringDequeue, ringBenchLoop } from "./ring";
 /** Result of the last packet call (an unchained buffer). */
 export function pkResult(): u32 { return gPkResult; }
@@ -55,7 +60,7 @@ export function dsResult(): u32 { return gDsResult; }
 import { gResult } from "./nbl";
 /** Result of the last chain call (a count). */
 export function lastResult(): u32 { return gResult; }
-export { memoryBytes, unitsOwned, unitsFreeCount, maxPagesGet, heapReserve };
+export { memoryBytes, unitsOwned, unitsFreeCount, unitsTop, maxPagesGet, heapReserve };
 export { poolSetMax, liveObjects, liveNext, faultsSet, faultsInjected };
 
 /** Sets up the runtime within `maxPages` 64 KiB pages. Returns the root address, or 0. */
@@ -213,6 +218,8 @@ export function layout(which: u32): u32 {
     case 107: return OOB_STATUS;
     case 108: return OOB_SIZE;
     case 109: return MAX_PER_PACKET_INFO;
+    case 110: return SL_FREE_TOP;
+    case 111: return SL_UNITS;
   }
   return 0xFFFFFFFF;
 }

@@ -395,6 +395,10 @@
 @inline export const K_PACKET: u32 = 16;      // objects: NDIS_PACKET descriptors
 // @ts-ignore: decorator
 @inline export const K_RING: u32 = 17;        // objects: descriptor rings (tagged memory)
+// @ts-ignore: decorator
+@inline export const K_HTABLE: u32 = 18;      // objects: SlabPool handle tables (gentable.ts)
+// @ts-ignore: decorator
+@inline export const K_NIC: u32 = 19;         // objects: virtual NIC and hub records (nic.ts)
 
 // ---------------------------------------------------------------------------------------------
 // Tag set (one per (kind, tag) of variable-size memory; internal)
@@ -731,6 +735,9 @@
 /** PKT-1: a packet whose Private.Pool no longer names the pool it came from. */
 // @ts-ignore: decorator
 @inline export const E_PKT1: u32 = 63;
+/** A hub with NICs attached, a NIC on a hub or holding NBLs, a full RCB ring (detail: count). */
+// @ts-ignore: decorator
+@inline export const E_BUSY: u32 = 64;
 /** MDL side word 3: the packet a buffer is chained to (0: none). */
 // @ts-ignore: decorator
 @inline export const MDL_AUX_PACKET: u32 = 3;

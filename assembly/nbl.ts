@@ -202,7 +202,7 @@ export function nblCheck(nbl: usize): u32 {
  * Walks a Next-linked NBL chain checking every link: live NBLs, no loop. Returns E_OK with the
  * count in gResult, or an error (gErrPtr = the bad link, gErrDetail = its index).
  */
-function nblChainCheck(head: usize, forFree: bool): u32 {
+export function nblChainCheck(head: usize, forFree: bool): u32 {
   let n: u32 = 0;
   let slow = head;
   let p = head;

@@ -4,6 +4,7 @@
 // Every function returns a pointer (>= E_LIMIT), 0 for NULL (exhaustion), or an error code
 // below E_LIMIT that src/ turns into an NdisBugCheck. On an error nothing has changed.
 
+import { genRelease } from "./gentable";
 import {
   E_OK, E_NOT_OURS, E_WRONG_KIND, E_NOT_ALLOCATED, ARG_SHIFT, SL_POOL, P_REQ_SIZE,
   E_POOL4, E_NB_ARGS, E_NB_RANGE, E_POOL5, E_POOL6, E_WRONG_TAG, E_MDL_LOOP, E_BAD_RANGE,
@@ -580,6 +581,7 @@ export function slabPoolDestroy(pool: usize, force: bool): u32 {
   if (e != E_OK) return argErr(0, e);
   let out = pU32(pool, P_OUTSTANDING);
   if (out != 0 && !force) { gErrDetail = out; return E_POOL5; }
+  genRelease(pool);
   retire(pool);
   poolRelease(pool);
   lookup(pool, K_SLAB_POOL);

@@ -49,7 +49,7 @@ export let gErrDetail: u32 = 0;
 // @ts-ignore: decorator
 @inline export function pSet(pool: usize, off: u32, v: u32): void { store<u32>(pool + off, v); }
 // @ts-ignore: decorator
-@inline function pInc64(pool: usize, off: u32): void { store<u64>(pool + off, load<u64>(pool + off) + 1); }
+@inline export function pInc64(pool: usize, off: u32): void { store<u64>(pool + off, load<u64>(pool + off) + 1); }
 // @ts-ignore: decorator
 @inline export function sU32(slab: usize, off: u32): u32 { return load<u32>(slab + off); }
 // @ts-ignore: decorator

@@ -24,6 +24,24 @@
  *                buffer objects left to the GC
  *   ring.ndis    DescriptorRing burst enqueue + dequeue, 32 per call (per descriptor)
  *   ring.js      baseline: the same with a plain-JS Uint32Array ring
+ *   record.accessors  typed record (defineRecord: x, y, vx, vy f32 + id u32) in a SlabPool, 1024
+ *                live particles: read x, y, vx, vy and write x += vx, y += vy through the field
+ *                accessors (fields.x.get / .set), per particle
+ *   record.objects    baseline: the same update on 1024 plain JS objects {x, y, vx, vy, id}
+ *                (instances of a small class, so V8 keeps their fields as doubles)
+ *   record.dataview   second baseline: the same through a DataView over an ArrayBuffer with the
+ *                record's layout (little-endian)
+ *   record.f32view    reference: the same through a raw Float32Array view of linear memory
+ *                ((p >>> 2) + field offset / 4): the accessors' overhead is the gap to this
+ *   gen.handles  generational SlabPool (handles: 'generational'): alloc + free, 64-byte objects
+ *   gen.plain    baseline: the same on a pointer SlabPool
+ *   gen.ptr      reference: pool.ptr(handle) over 1024 live handles, per lookup
+ *   acquire.slab      await SlabPool.acquire() + free, 64 sequential pairs per call (64-byte
+ *                objects, maxOutstanding 16: never waits), per pair
+ *   acquire.generic   baseline: the same with generic-pool 3 (max 16, min 16, warmed up),
+ *                await acquire() + await release()
+ *   acquire.slab.wait     32 concurrent acquire-then-free tasks on the same pool (16 wait), per pair
+ *   acquire.generic.wait  baseline: the same with generic-pool (16 wait)
  *   ref.nop      reference: one empty JS->Wasm call (runtime.wasm.nop)
  *   ref.wasm     reference: benchAllocFreeLoop, allocMany(256) + 256 frees entirely in Wasm
  *
@@ -42,6 +60,7 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import genericPool from 'generic-pool';
 import {
   MDL_AND_DATA_LAYOUT, NDIS_OBJECT_TYPE_DEFAULT, NET_BUFFER_POOL_PARAMETERS_REVISION_1,
   NDIS_SIZEOF_NET_BUFFER_POOL_PARAMETERS_REVISION_1, POOL_TAG, NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1,
@@ -125,6 +144,11 @@ let nbCursor = 0;
 
 // SlabPool of 64-byte objects (single and bulk cases), a zero-copy batch, Wasm-loop scratch.
 const slab = rt.createSlabPool({ objectSize: 64, tag: 'Bnch' });
+// Generational handles: a pool of its own, and its pointer twin as the baseline.
+const genPool = rt.createSlabPool({ objectSize: 64, tag: 'Gen ', handles: 'generational' });
+const genTwin = rt.createSlabPool({ objectSize: 64, tag: 'GenP' });
+const genLive = new Uint32Array(1024);
+for (let i = 0; i < genLive.length; i++) genLive[i] = genPool.alloc();
 if (!slab) throw new Error('createSlabPool returned null');
 const batch = rt.u32Batch(BATCH);
 const scratch = rt.u32Batch(BATCH);
@@ -338,8 +362,148 @@ class JsRing {
 const jsRing = new JsRing(256);
 const jsRingBuf = new Uint32Array(RING_BURST * 5).map((_, i) => i);
 
-// Memory must not grow from here on (the frame case writes through one view taken above).
+// Record case: 1024 live particles, a typed record in a SlabPool, updated in place (x += vx,
+// y += vy); the same update on plain JS objects, through a DataView over an ArrayBuffer with the
+// record's layout, and (reference) through a raw Float32Array view of linear memory.
+const RECORDS = 1024;
+const Particle = rt.defineRecord({ x: 'f32', y: 'f32', vx: 'f32', vy: 'f32', id: 'u32' });
+const particlePool = rt.createSlabPool({ record: Particle, tag: 'Part' });
+if (!particlePool) throw new Error('createSlabPool (record) returned null');
+/** Initial state of particle i, the same on every side (multiples of 1/8: exact in f32). */
+function particleInit(i) {
+  return { x: i, y: -i, vx: ((i % 7) - 3) / 8, vy: ((i % 5) - 2) / 8, id: i };
+}
+const particles = new Uint32Array(RECORDS); // the records' addresses
+for (let i = 0; i < RECORDS; i++) {
+  const p = particlePool.alloc();
+  if (p === 0) throw new Error('SlabPool.alloc (record) returned 0');
+  Particle.write(p, particleInit(i));
+  particles[i] = p;
+}
+/**
+ * The plain-JS particle. A class, not object literals: its instances get a map of their own,
+ * so their fields stay Double fields (updated in place). A literal {x, ...} shares V8's map
+ * transition tree with every other object literal starting with x in the process (benchmark.js
+ * and cli-table3 make some), which can widen x to "any value" and box every write.
+ */
+class JsParticle {
+  constructor({ x, y, vx, vy, id }) {
+    this.x = x;
+    this.y = y;
+    this.vx = vx;
+    this.vy = vy;
+    this.id = id;
+  }
+}
+const jsParticles = Array.from({ length: RECORDS }, (_, i) => new JsParticle(particleInit(i)));
+// Field byte offsets, from the record type (x 0, y 4, vx 8, vy 12, id 16; size 20).
+const PX = Particle.fields.x.offset;
+const PY = Particle.fields.y.offset;
+const PVX = Particle.fields.vx.offset;
+const PVY = Particle.fields.vy.offset;
+const dvParticles = new DataView(new ArrayBuffer(RECORDS * Particle.size));
+for (let i = 0; i < RECORDS; i++) {
+  const o = i * Particle.size;
+  const v = particleInit(i);
+  dvParticles.setFloat32(o + PX, v.x, true);
+  dvParticles.setFloat32(o + PY, v.y, true);
+  dvParticles.setFloat32(o + PVX, v.vx, true);
+  dvParticles.setFloat32(o + PVY, v.vy, true);
+  dvParticles.setUint32(o + Particle.fields.id.offset, v.id, true);
+}
+// The raw view (record.f32view) is taken below, once memory has stopped growing.
+
+// Acquire case: async acquire + release, a SlabPool of 64-byte objects against generic-pool,
+// both limited to ACQ_MAX outstanding: sequential pairs (never wait), then ACQ_TASKS at once.
+const ACQ_MAX = 16;
+/** Sequential acquire/release pairs per call (acquire.slab, acquire.generic). */
+const ACQ_INNER = 64;
+/** Concurrent acquire-then-release tasks per call (*.wait): ACQ_TASKS - ACQ_MAX of them wait. */
+const ACQ_TASKS = 32;
+const acqPool = rt.createSlabPool({ objectSize: 64, tag: 'Acqr', maxOutstanding: ACQ_MAX });
+if (!acqPool) throw new Error('createSlabPool (acquire) returned null');
+{ // warm it to the limit (its slab exists before memory is measured) and check the limit holds
+  const held = [];
+  for (let i = 0; i < ACQ_MAX; i++) held.push(acqPool.alloc());
+  if (held.includes(0)) throw new Error('SlabPool.alloc (acquire) returned 0 below maxOutstanding');
+  if (acqPool.alloc() !== 0) throw new Error('SlabPool.alloc (acquire) went past maxOutstanding');
+  for (const p of held) acqPool.free(p);
+}
+const gp = genericPool.createPool({ create: async () => ({}), destroy: async () => {} }, { max: ACQ_MAX, min: ACQ_MAX });
+await gp.ready(); // the min resources are created before anything is measured
+{ // one round at the limit, so every resource has been borrowed and released once
+  const rs = await Promise.all(Array.from({ length: ACQ_MAX }, () => gp.acquire()));
+  await Promise.all(rs.map((r) => gp.release(r)));
+  if (gp.size !== ACQ_MAX || gp.available !== ACQ_MAX) throw new Error(`generic-pool not warm: size ${gp.size}, available ${gp.available}`);
+}
+
+/** acquire.slab: ACQ_INNER sequential await acquire() + free. */
+async function slabAcquireSeq() {
+  let s = 0;
+  for (let k = 0; k < ACQ_INNER; k++) {
+    const p = await acqPool.acquire();
+    acqPool.free(p);
+    s += p;
+  }
+  sink += s;
+}
+/** acquire.generic: ACQ_INNER sequential await acquire() + await release(). */
+async function genericAcquireSeq() {
+  for (let k = 0; k < ACQ_INNER; k++) {
+    const r = await gp.acquire();
+    await gp.release(r);
+  }
+}
+/** One *.wait task: acquire (waiting if need be), then release at once. */
+async function slabTask() {
+  const p = await acqPool.acquire();
+  acqPool.free(p);
+  return p;
+}
+async function genericTask() {
+  const r = await gp.acquire();
+  await gp.release(r);
+}
+const acqTasks = new Array(ACQ_TASKS);
+/** acquire.slab.wait: ACQ_TASKS tasks at once; each acquire() call runs up to its await here. */
+async function slabAcquireWait() {
+  for (let i = 0; i < ACQ_TASKS; i++) acqTasks[i] = slabTask();
+  if (acqPool.waiters !== ACQ_TASKS - ACQ_MAX) throw new Error(`acquire.slab.wait: ${acqPool.waiters} waiters (expected ${ACQ_TASKS - ACQ_MAX})`);
+  let s = 0;
+  for (const p of await Promise.all(acqTasks)) s += p;
+  sink += s;
+}
+/** acquire.generic.wait: the same with generic-pool. */
+async function genericAcquireWait() {
+  for (let i = 0; i < ACQ_TASKS; i++) acqTasks[i] = genericTask();
+  if (gp.pending !== ACQ_TASKS - ACQ_MAX) throw new Error(`acquire.generic.wait: ${gp.pending} pending (expected ${ACQ_TASKS - ACQ_MAX})`);
+  await Promise.all(acqTasks);
+}
+/**
+ * Ends one call of a deferred case when `work` settles. A rejection is recorded the way
+ * benchmark.js records a thrown error (it does not see async ones): the cycle ends at once and
+ * the case reports ERROR.
+ */
+function settle(deferred, work) {
+  work.then(() => deferred.resolve(), (e) => {
+    deferred.benchmark.error = e;
+    deferred.cycles = deferred.benchmark.count; // no further calls in this cycle
+    deferred.resolve();
+  });
+}
+
+// Memory must not grow from here on (the frame case writes through one view taken above,
+// record.f32view through this one).
 const memBytesBefore = rt.memory.buffer.byteLength;
+const f32 = new Float32Array(rt.memory.buffer);
+// The same field offsets in f32 elements (every field is 4-byte aligned in the record).
+const WX = PX >>> 2;
+const WY = PY >>> 2;
+const WVX = PVX >>> 2;
+const WVY = PVY >>> 2;
+for (let i = 0; i < RECORDS; i++) {
+  if ((particles[i] >>> 2) + (Particle.size >>> 2) > f32.length) throw new Error('particle outside the f32 view');
+}
 const jsOut = new Int32Array(BATCH);
 
 let sink = 0; // keeps results observable
@@ -528,6 +692,154 @@ const CASES = [
     },
   },
   {
+    id: 'record.accessors', group: 'record', baseline: 'record.objects',
+    name: `typed record in a SlabPool: read x, y, vx, vy, write x += vx, y += vy via Particle.fields.*.get / .set, ${RECORDS} particles per call, per particle`,
+    perCall: RECORDS,
+    fn() {
+      let s = 0;
+      for (let i = 0; i < RECORDS; i++) {
+        const p = particles[i];
+        const x = Particle.fields.x.get(p);
+        const y = Particle.fields.y.get(p);
+        const vx = Particle.fields.vx.get(p);
+        const vy = Particle.fields.vy.get(p);
+        Particle.fields.x.set(p, x + vx);
+        Particle.fields.y.set(p, y + vy);
+        s += x + y;
+      }
+      sink += s;
+    },
+  },
+  {
+    id: 'record.objects', group: 'record', short: 'plain JS objects',
+    name: `the same update on ${RECORDS} plain JS objects {x, y, vx, vy, id} (class instances), per particle`,
+    perCall: RECORDS,
+    fn() {
+      let s = 0;
+      for (let i = 0; i < RECORDS; i++) {
+        const o = jsParticles[i];
+        const x = o.x;
+        const y = o.y;
+        o.x = x + o.vx;
+        o.y = y + o.vy;
+        s += x + y;
+      }
+      sink += s;
+    },
+  },
+  {
+    id: 'record.dataview', group: 'record', short: 'a DataView',
+    name: `the same update through a DataView over an ArrayBuffer with the record's layout (little-endian, ${Particle.size}-byte records), per particle`,
+    perCall: RECORDS,
+    fn() {
+      let s = 0;
+      for (let i = 0; i < RECORDS; i++) {
+        const o = i * Particle.size;
+        const x = dvParticles.getFloat32(o + PX, true);
+        const y = dvParticles.getFloat32(o + PY, true);
+        const vx = dvParticles.getFloat32(o + PVX, true);
+        const vy = dvParticles.getFloat32(o + PVY, true);
+        dvParticles.setFloat32(o + PX, x + vx, true);
+        dvParticles.setFloat32(o + PY, y + vy, true);
+        s += x + y;
+      }
+      sink += s;
+    },
+  },
+  {
+    id: 'record.f32view', group: 'record', reference: true, baseline: 'record.objects',
+    name: 'reference: the same update on the SlabPool records through a raw Float32Array view of linear memory ((p >>> 2) + field offset), per particle',
+    perCall: RECORDS,
+    fn() {
+      let s = 0;
+      for (let i = 0; i < RECORDS; i++) {
+        const w = particles[i] >>> 2;
+        const x = f32[w + WX];
+        const y = f32[w + WY];
+        f32[w + WX] = x + f32[w + WVX];
+        f32[w + WY] = y + f32[w + WVY];
+        s += x + y;
+      }
+      sink += s;
+    },
+  },
+  {
+    id: 'acquire.slab', group: 'acquire', baseline: 'acquire.generic',
+    name: `await SlabPool.acquire() + free, ${ACQ_INNER} sequential pairs per call (64-byte objects, maxOutstanding ${ACQ_MAX}, no waiters), per pair`,
+    perCall: ACQ_INNER,
+    defer: true,
+    fn(deferred) {
+      settle(deferred, slabAcquireSeq());
+    },
+  },
+  {
+    id: 'acquire.generic', group: 'acquire', short: 'generic-pool',
+    name: `generic-pool 3 (max ${ACQ_MAX}, min ${ACQ_MAX}, warmed up): await acquire() + await release(), ${ACQ_INNER} sequential pairs per call, per pair`,
+    perCall: ACQ_INNER,
+    defer: true,
+    fn(deferred) {
+      settle(deferred, genericAcquireSeq());
+    },
+  },
+  {
+    id: 'acquire.slab.wait', group: 'acquire', baseline: 'acquire.generic.wait',
+    name: `${ACQ_TASKS} concurrent tasks, each await SlabPool.acquire() then free, on the same pool (maxOutstanding ${ACQ_MAX}: ${ACQ_TASKS - ACQ_MAX} wait), per pair`,
+    perCall: ACQ_TASKS,
+    defer: true,
+    fn(deferred) {
+      settle(deferred, slabAcquireWait());
+    },
+  },
+  {
+    id: 'acquire.generic.wait', group: 'acquire', short: 'generic-pool, 16 waiting',
+    name: `the same ${ACQ_TASKS} concurrent tasks with generic-pool (max ${ACQ_MAX}: ${ACQ_TASKS - ACQ_MAX} wait), await acquire() then await release(), per pair`,
+    perCall: ACQ_TASKS,
+    defer: true,
+    fn(deferred) {
+      settle(deferred, genericAcquireWait());
+    },
+  },
+  {
+    id: 'gen.handles', group: 'gen', baseline: 'gen.plain',
+    name: "generational SlabPool (handles: 'generational'): alloc + free (64-byte objects)",
+    perCall: INNER,
+    fn() {
+      let s = 0;
+      for (let k = 0; k < INNER; k++) {
+        const h = genPool.alloc();
+        if (h === 0) throw new Error('generational alloc returned 0');
+        genPool.free(h);
+        s += h;
+      }
+      sink += s;
+    },
+  },
+  {
+    id: 'gen.plain', group: 'gen', short: 'pointer SlabPool',
+    name: 'pointer SlabPool: alloc + free (64-byte objects)',
+    perCall: INNER,
+    fn() {
+      let s = 0;
+      for (let k = 0; k < INNER; k++) {
+        const p = genTwin.alloc();
+        if (p === 0) throw new Error('SlabPool.alloc returned 0');
+        genTwin.free(p);
+        s += p;
+      }
+      sink += s;
+    },
+  },
+  {
+    id: 'gen.ptr', group: 'gen', reference: true,
+    name: 'reference: pool.ptr(handle) of 1024 live generational handles, per lookup',
+    perCall: 1024,
+    fn() {
+      let s = 0;
+      for (let k = 0; k < 1024; k++) s += genPool.ptr(genLive[k]);
+      sink += s;
+    },
+  },
+  {
     id: 'ref.nop', group: 'single', reference: true,
     name: 'reference: empty JS->Wasm call (runtime.wasm.nop), per call',
     perCall: INNER,
@@ -602,13 +914,14 @@ function runSuite(suite) {
 
 const results = new Map();
 let failed = false;
-for (const group of ['frame', 'nbl', 'chain', 'packet', 'ring', 'single', 'bulk']) {
+for (const group of ['frame', 'nbl', 'chain', 'packet', 'ring', 'single', 'bulk', 'gen', 'record', 'acquire']) {
   const cases = CASES.filter((c) => c.group === group && selected.has(c.id));
   if (cases.length === 0) continue;
   const suite = new Benchmark.Suite(group);
   for (const c of cases) {
     // No setup/teardown: benchmark.js then calls c.fn() in its timed loop (no decompilation).
-    suite.add(c.id, c.fn, { maxTime: MAX_TIME });
+    // Deferred cases (acquire.*) get a Deferred and end each call with deferred.resolve().
+    suite.add(c.id, c.fn, { maxTime: MAX_TIME, defer: !!c.defer });
   }
   suite.on('cycle', (ev) => {
     const b = ev.target;
@@ -635,7 +948,7 @@ for (const group of ['frame', 'nbl', 'chain', 'packet', 'ring', 'single', 'bulk'
       elapsedSeconds: b.times.elapsed,
     };
     results.set(c.id, r);
-    console.log(`  ${c.id.padEnd(12)} ${fmtNs(r.nsPerOp).padStart(10)} ns/op  ±${r.rmePercent.toFixed(2)}%  (${r.samples} samples)`);
+    console.log(`  ${c.id.padEnd(20)} ${fmtNs(r.nsPerOp).padStart(10)} ns/op  ±${r.rmePercent.toFixed(2)}%  (${r.samples} samples)`);
   });
   console.log(`suite ${group}: ${cases.map((c) => c.id).join(', ')}`);
   await runSuite(suite);
@@ -680,6 +993,25 @@ if (slabOut !== 0) {
   failed = true;
   notes.push(`SlabPool: ${slabOut} objects outstanding after the runs (expected 0)`);
 }
+const partOut = particlePool.stats().outstanding;
+if (partOut !== RECORDS) {
+  failed = true;
+  notes.push(`record SlabPool: ${partOut} particles outstanding after the runs (expected ${RECORDS})`);
+}
+const acqStats = acqPool.stats();
+if (acqStats.outstanding !== 0 || acqStats.waiters !== 0) {
+  failed = true;
+  notes.push(`acquire SlabPool: ${acqStats.outstanding} outstanding, ${acqStats.waiters} waiting after the runs (expected 0, 0)`);
+}
+if (gp.borrowed !== 0 || gp.pending !== 0) {
+  failed = true;
+  notes.push(`generic-pool: ${gp.borrowed} borrowed, ${gp.pending} pending after the runs (expected 0, 0)`);
+} else {
+  // It holds no timers (no eviction runs), but let it go cleanly. Only when nothing is
+  // borrowed: drain() waits for every borrowed resource to come back.
+  await gp.drain();
+  await gp.clear();
+}
 
 // ---------------------------------------------------------------------------------------------
 // Report
@@ -723,7 +1055,11 @@ console.log(`ns/op: mean time per operation (per object for bulk.* and ref.wasm;
 ±%: benchmark.js relative margin of error (95%) of the mean. samples: benchmark.js samples.
 ratio: ndis-pool time / baseline time, measured back-to-back in this process; < 1 means ndis-pool is faster;
   its ± combines both cases' rme (root of the sum of squares). ref.wasm is compared with bulk.js;
-  ref.nop is the cost of one JS->Wasm call (SlabPool.alloc + free make 2 such calls).`);
+  ref.nop is the cost of one JS->Wasm call (SlabPool.alloc + free make 2 such calls).
+record.*: one op is one particle updated (4 f32 reads, 2 f32 writes); record.dataview is a second baseline
+  and record.f32view (compared with record.objects) the raw-view limit: the accessors' overhead is
+  record.accessors / record.f32view. acquire.*: one op is one acquire + one release (awaited, in deferred
+  benchmark.js cases); *.wait run ${ACQ_TASKS} at once on a limit of ${ACQ_MAX}, so ${ACQ_TASKS - ACQ_MAX} wait for a release.`);
 
 const finished = new Date();
 const totalSeconds = (finished.getTime() - started.getTime()) / 1000;
@@ -739,7 +1075,7 @@ if (args.json) {
     machine,
     command,
     argv,
-    options: { quick: args.quick, filter: args.filter ?? null, maxTime: MAX_TIME, inner: INNER, batch: BATCH, wasmRounds: WASM_ROUNDS, ring: RING, frameBytes: FRAME },
+    options: { quick: args.quick, filter: args.filter ?? null, maxTime: MAX_TIME, inner: INNER, batch: BATCH, wasmRounds: WASM_ROUNDS, ring: RING, frameBytes: FRAME, records: RECORDS, acquireInner: ACQ_INNER, acquireTasks: ACQ_TASKS, acquireMax: ACQ_MAX },
     ratioDefinition: 'nsPerOp(case) / nsPerOp(baseline); < 1 means the ndis-pool case is faster',
     results: CASES.filter((c) => results.has(c.id)).map((c) => results.get(c.id)),
     notes,

@@ -111,7 +111,16 @@ export interface WasmExports {
   memoryBytes(): bigint;
   unitsOwned(): number;
   unitsFreeCount(): number;
+  unitsTop(): number;
   maxPagesGet(): number;
+  genEnable(pool: number, indexBits: number): number;
+  genAlloc(pool: number): number;
+  genFree(pool: number, h: number): number;
+  genPtr(pool: number, h: number): number;
+  genAllocMany(pool: number, out: number, n: number): number;
+  genFreeMany(pool: number, hs: number, n: number): number;
+  genNextLive(pool: number, after: number): number;
+  genTable(pool: number): number;
   heapReserve(bytes: number): number;
 }
 
@@ -178,6 +187,51 @@ export interface PoolStats {
   maxOutstanding: number;
 }
 
+/** One pool's row of {@link RuntimeCore.memoryReport}. */
+export interface PoolReport {
+  /** The pool's handle (descriptor address): `SlabPool.handle`, an NDIS pool handle… */
+  handle: number;
+  tag: string;
+  /** What the pool holds, as poolmon names it ('SlabPool', 'NB', 'NBL', 'Memory'…; 'Internal' for descriptors). */
+  type: string;
+  /** Slot size in bytes (0 for pools of variable-size large blocks). */
+  objectSize: number;
+  /** Live objects. */
+  live: number;
+  /** Slots in the pool's slabs. */
+  capacity: number;
+  slabs: number;
+  fullSlabs: number;
+  /** Slabs partly used: the fragmentation a long-lived mix of frees leaves. */
+  partialSlabs: number;
+  /** Empty slabs kept (a pool keeps its current slab and one spare). */
+  emptySlabs: number;
+  /** Linear memory the slabs cover. */
+  slabBytes: number;
+  /** Slot bytes of live objects. */
+  usedBytes: number;
+  /** slabBytes - usedBytes: free slots, slab metadata and tail waste. */
+  unusedBytes: number;
+  /** unusedBytes / slabBytes, 0 .. 1 (0 without slabs). */
+  fragmentation: number;
+}
+
+/** Result of {@link RuntimeCore.memoryReport}. */
+export interface MemoryReport {
+  /** Linear memory size now. */
+  memoryBytes: number;
+  /** Slab memory the page source owns (in slabs or free for new slabs). */
+  slabBytes: number;
+  /** Of it, not in any slab (reusable by any pool). */
+  freeSlabBytes: number;
+  maxMemory: number;
+  /** Slot bytes of live objects, all pools. */
+  usedBytes: number;
+  /** Bytes in pool slabs not holding live objects, all pools. */
+  unusedBytes: number;
+  pools: PoolReport[];
+}
+
 const KIND_NAMES: Record<number, string> = {
   [KIND.NB_POOL]: 'NET_BUFFER pool handle',
   [KIND.SLAB_POOL]: 'SlabPool handle',
@@ -195,6 +249,7 @@ const KIND_NAMES: Record<number, string> = {
   [KIND.BUFFER_POOL]: 'buffer pool handle',
   [KIND.PACKET]: 'NDIS_PACKET',
   [KIND.RING]: 'descriptor ring',
+  [KIND.HTABLE]: 'SlabPool handle table',
 };
 
 const TYPE_NAMES: Record<number, string> = {
@@ -206,6 +261,7 @@ const TYPE_NAMES: Record<number, string> = {
   [KIND.NBL]: 'NBL',
   [KIND.PACKET]: 'Packet',
   [KIND.RING]: 'Ring',
+  [KIND.HTABLE]: 'HandleTable',
 };
 
 /** The rule a use-after-free or double free of each kind of object breaks. */
@@ -348,6 +404,7 @@ export class RuntimeCore {
   readonly maxMemory: number;
 
   /** @internal */ buf: ArrayBuffer | SharedArrayBuffer;
+  /** @internal buf.byteLength, cached by refresh() (the getter is slow on SharedArrayBuffer) */ memBytes = 0;
   /** @internal */ u8!: Uint8Array;
   /** @internal */ u16!: Uint16Array;
   /** @internal */ u32!: Uint32Array;
@@ -388,6 +445,7 @@ export class RuntimeCore {
   refresh(): void {
     const b = this.memory.buffer;
     this.buf = b;
+    this.memBytes = b.byteLength;
     this.u8 = new Uint8Array(b);
     this.u16 = new Uint16Array(b);
     this.u32 = new Uint32Array(b);
@@ -606,6 +664,64 @@ export class RuntimeCore {
       slabBytes: this.rd32(d + POOL.Units) * PAGE_SIZE,
       maxOutstanding: maxOut === 0xffffffff ? Infinity : maxOut,
     };
+  }
+
+  /**
+   * Where linear memory goes (not for the data path: it walks the slab table). One row per pool
+   * (SlabPools, NDIS pools, and the runtime's internal size-class pools), with its slabs split
+   * into full, partly used and empty, and the bytes they cover that hold no live object
+   * (`unusedBytes`: free slots, slab metadata, tail waste). `fragmentation` is
+   * unusedBytes / slabBytes (0 for a pool without slabs).
+   */
+  memoryReport(): MemoryReport {
+    this.sync();
+    // One pass over the slab table: per pool, [full, partial, empty, capacity].
+    const census = new Map<number, [number, number, number, number]>();
+    const table = this.wasm.slabTable() >>> 0;
+    const top = this.wasm.unitsTop() >>> 0;
+    for (let u = 0; u < top; ) {
+      const slab = this.rd32(table + u * 4);
+      if (slab !== 0 && slab / PAGE_SIZE === u) {
+        const pool = this.rd32(slab + SLAB.Pool);
+        const cap = this.rd32(slab + SLAB.Cap);
+        const free = this.rd32(slab + SLAB.FreeTop);
+        let c = census.get(pool);
+        if (!c) census.set(pool, (c = [0, 0, 0, 0]));
+        c[free === 0 ? 0 : free === cap ? 2 : 1]!++;
+        c[3] += cap;
+        u += this.rd32(slab + SLAB.Units);
+      } else {
+        u++;
+      }
+    }
+    const pools: PoolReport[] = [];
+    let usedBytes = 0;
+    let poolSlabBytes = 0;
+    for (const d of this.allPools()) {
+      const s = this.poolStatsAt(d);
+      const [full, partial, empty, capacity] = census.get(d) ?? [0, 0, 0, 0];
+      const kind = this.rd32(d + POOL.Kind);
+      pools.push({
+        handle: d,
+        tag: s.tag,
+        type: TYPE_NAMES[kind] ?? 'Internal',
+        objectSize: s.objectSize,
+        live: s.outstanding,
+        capacity,
+        slabs: s.slabs,
+        fullSlabs: full,
+        partialSlabs: partial,
+        emptySlabs: empty,
+        slabBytes: s.slabBytes,
+        usedBytes: s.bytes,
+        unusedBytes: s.slabBytes - s.bytes,
+        fragmentation: s.slabBytes === 0 ? 0 : (s.slabBytes - s.bytes) / s.slabBytes,
+      });
+      usedBytes += s.bytes;
+      poolSlabBytes += s.slabBytes;
+    }
+    const u = this.memoryUsage();
+    return { ...u, usedBytes, unusedBytes: poolSlabBytes - usedBytes, pools };
   }
 
   /**

@@ -4,8 +4,8 @@
  * vocabulary. Objects are addresses (numbers) in the runtime's linear memory; 0 is "none".
  */
 import { RuntimeCore, isU32, type PoolStats } from './core.js';
-import { NdisBugCheck, badParam } from './errors.js';
-import { E, KIND, SLAB } from './ndis/layout.js';
+import { NdisBugCheck, badParam, hexAddr } from './errors.js';
+import { E, KIND, POOL, SLAB } from './ndis/layout.js';
 import type { RecordType } from './record.js';
 
 /** Options of `runtime.createSlabPool`. */
@@ -26,6 +26,25 @@ export interface SlabPoolOptions {
    * Default: no limit.
    */
   maxWaiters?: number;
+  /**
+   * What `alloc` hands out. 'pointer' (default): object addresses. 'generational': 32-bit
+   * handles carrying a generation count, so a handle used after its object was freed (even
+   * when the slot was reused since) is caught; `pool.ptr(handle)` gives the address.
+   */
+  handles?: 'pointer' | 'generational';
+}
+
+/** Handle-table layout (assembly/gentable.ts). */
+const GT = { Used: 4, Free: 16, Bits: 20, Limit: 24, Entries: 32 } as const;
+/** Free indices a generational pool keeps before reusing one (assembly/gentable.ts GEN_MIN_FREE). */
+export const GEN_MIN_FREE = 1024;
+
+/** Index bits of a generational pool's handles for a given outstanding limit. */
+export function handleIndexBits(maxOutstanding: number): number {
+  if (maxOutstanding === 0xffffffff) return 20; // no limit: up to 2^20 - 1 live objects
+  let bits = 12;
+  while (bits < 24 && 2 ** bits < maxOutstanding + GEN_MIN_FREE + 1) bits++;
+  return bits;
 }
 
 /** Tag value whose memory-order bytes read `s` (so poolmon shows `s`). */
@@ -43,22 +62,33 @@ export class SlabPool {
   readonly tag: number;
   /** The pool's handle (its descriptor's address), 0 once destroyed. */
   handle: number;
+  /** What `alloc` returns: object addresses, or generational handles (`pool.ptr(h)`). */
+  readonly handles: 'pointer' | 'generational';
+  readonly #gen: boolean;
   readonly #rt: RuntimeCore;
   readonly #epoch: number;
   // The two hot exports, held directly: one call each, no property chain.
   readonly #spAlloc: (pool: number) => number;
   readonly #spFree: (pool: number, ptr: number) => number;
+  // The generational exports, in fields of their own: a call site that saw only spAlloc stays
+  // monomorphic (V8 inlines its JS-to-Wasm call), whichever kinds of pool a program uses.
+  readonly #genAlloc: (pool: number) => number;
+  readonly #genFree: (pool: number, h: number) => number;
   /** acquire() calls waiting for a slot, oldest first (null: none ever waited). */
   #waiters: Waiter[] | null = null;
   readonly #maxWaiters: number;
 
   /** @internal use runtime.createSlabPool */
-  constructor(rt: RuntimeCore, handle: number, objectSize: number, tag: number, maxWaiters = Infinity) {
+  constructor(rt: RuntimeCore, handle: number, objectSize: number, tag: number, maxWaiters = Infinity, generational = false) {
     this.#maxWaiters = maxWaiters;
     this.#rt = rt;
     this.#epoch = rt.epoch;
+    this.#gen = generational;
+    this.handles = generational ? 'generational' : 'pointer';
     this.#spAlloc = rt.wasm.spAlloc;
     this.#spFree = rt.wasm.spFree;
+    this.#genAlloc = rt.wasm.genAlloc;
+    this.#genFree = rt.wasm.genFree;
     this.handle = handle;
     this.objectSize = objectSize;
     this.tag = tag;
@@ -77,12 +107,18 @@ export class SlabPool {
 
   /**
    * Allocates one object. Not zeroed (fresh memory is zero; reused slots keep old bytes).
-   * @returns its address, or 0 when `maxOutstanding` or the runtime's memory budget is reached.
+   * @returns its address (its handle in a generational pool), or 0 when `maxOutstanding` or
+   *   the runtime's memory budget is reached.
    */
   alloc(): number {
     const h = this.handle;
     if (h === 0 || this.#epoch !== this.#rt.epoch) this.#dead('alloc');
-    return this.#spAlloc(h) >>> 0;
+    return (this.#gen ? this.#genAlloc(h) : this.#spAlloc(h)) >>> 0;
+  }
+
+  /** alloc() of either mode, for the slow paths. */
+  #allocAny(h: number): number {
+    return (this.#gen ? this.#genAlloc(h) : this.#spAlloc(h)) >>> 0;
   }
 
   /** `alloc()` under the name pools with waiting use: it never waits (0 when none is free). */
@@ -102,25 +138,99 @@ export class SlabPool {
   }
 
   /**
-   * Frees an object of this pool.
+   * Frees an object of this pool (by its handle in a generational pool).
    * @throws NdisBugCheck for an address that is not a live object of this pool (double free,
-   *   foreign or interior pointer); nothing changes then.
+   *   foreign or interior pointer), or a handle that is stale or was never issued; nothing
+   *   changes then.
    */
   free(ptr: number): void {
     const h = this.handle;
     if (h === 0 || this.#epoch !== this.#rt.epoch) this.#dead('free');
-    if (ptr >>> 0 !== ptr) throw badParam('SlabPool.free', 'ptr', ptr, 'an object address (u32)');
-    const e = this.#spFree(h, ptr);
-    if (e !== E.OK) throw this.#rt.fail('SlabPool.free', e >>> 0, ['ptr'], [ptr], 'an object of this pool', 'ALT-POOL');
+    if (typeof ptr !== 'number' || ptr >>> 0 !== ptr) throw badParam('SlabPool.free', 'ptr', ptr, this.#gen ? 'a handle (u32)' : 'an object address (u32)');
+    const e = this.#gen ? this.#genFree(h, ptr) : this.#spFree(h, ptr);
+    if (e !== E.OK) throw this.#freeFail('SlabPool.free', e >>> 0, 'ptr', ptr);
     // Only when someone waits: hand the slot to the oldest waiter (one check otherwise).
     if (this.#waiters !== null && this.#waiters.length !== 0) this.#handOver();
+  }
+
+  /** The error of a failed free of `v` (an address, or a handle in a generational pool). */
+  #freeFail(fn: string, e: number, arg: string, v: number): NdisBugCheck {
+    if (!this.#gen) return this.#rt.fail(fn, e, [arg], [v], 'an object of this pool', 'ALT-POOL');
+    return this.#handleFail(fn, e, arg === 'ptr' ? 'handle' : arg, v);
+  }
+
+  /** Error for handle `v` of a generational pool: E.NOT_OURS never issued, E.NOT_ALLOCATED stale. */
+  #handleFail(fn: string, e: number, arg: string, v: number): NdisBugCheck {
+    const at = hexAddr(v);
+    if (e === E.DUPLICATE) {
+      return new NdisBugCheck(fn, arg, 'ALT-POOL', 0xc2, [0x07, 0, 0, v], `${at} appears twice in the list`);
+    }
+    if (e === E.NOT_ALLOCATED) {
+      const rt = this.#rt;
+      rt.sync();
+      const t = rt.rd32(this.handle + POOL.User0);
+      const bits = rt.rd32(t + GT.Bits);
+      const idx = v & (rt.rd32(t + GT.Limit) - 1);
+      const cur = rt.rd32(t + GT.Entries + idx * 8 + 4);
+      const live = (cur & (rt.rd32(t + GT.Limit) - 1)) === idx;
+      const gen = (x: number) => Math.floor(x / 2 ** bits);
+      return new NdisBugCheck(fn, arg, 'ALT-POOL', 0xc2, [0x07, 0, 0, v],
+        `${at} is stale: its object was freed (handle generation ${gen(v)}; ` +
+        (live ? `the slot now holds generation ${gen(cur)})` : 'the slot is free)'));
+    }
+    return new NdisBugCheck(fn, arg, 'ORIGIN', 0xc2, [0x42, v, 0, 0], `${at} is not a handle this pool issued`);
+  }
+
+  /**
+   * The address of an object: in a generational pool, of the object of `handle` (checked: a
+   * stale or foreign handle throws); in a pointer pool `handle` is the address, checked to be a
+   * live object of this pool. One table lookup in JS, no boundary crossing.
+   * @throws NdisBugCheck for a stale, foreign or never-issued handle.
+   */
+  ptr(handle: number): number {
+    return this.#ptrOf('SlabPool.ptr', handle);
+  }
+
+  #ptrOf(fn: string, handle: number): number {
+    const h = this.#live(fn.slice(9));
+    if (!isU32(handle)) throw badParam(fn, 'handle', handle, this.#gen ? 'a handle (u32)' : 'an object address (u32)');
+    const rt = this.#rt;
+    rt.sync();
+    if (!this.#gen) {
+      this.#checkPtr(fn, handle);
+      return handle;
+    }
+    const u32 = rt.u32;
+    const t = u32[(h + POOL.User0) >>> 2]! >>> 2;
+    const idx = handle & (u32[t + (GT.Limit >>> 2)]! - 1);
+    if (idx !== 0 && idx < u32[t + (GT.Used >>> 2)]! && u32[t + (GT.Entries >>> 2) + idx * 2 + 1] === handle) {
+      return u32[t + (GT.Entries >>> 2) + idx * 2]!;
+    }
+    throw this.#handleFail(fn, this.#handleState(handle), 'handle', handle);
+  }
+
+  /** E.OK for a live handle of this generational pool; E.NOT_OURS never issued; E.NOT_ALLOCATED stale. */
+  #handleState(v: number): number {
+    const rt = this.#rt;
+    const t = rt.rd32(this.handle + POOL.User0);
+    const idx = v & (rt.rd32(t + GT.Limit) - 1);
+    if (idx === 0 || idx >= rt.rd32(t + GT.Used)) return E.NOT_OURS;
+    return rt.rd32(t + GT.Entries + idx * 8 + 4) === v ? E.OK : E.NOT_ALLOCATED;
+  }
+
+  /** Checks that `ptr` is a live object of this pool (pointer pools). */
+  #checkPtr(fn: string, ptr: number): void {
+    const rt = this.#rt;
+    const slab = rt.liveIn(ptr, KIND.SLAB_OBJ);
+    if (slab < E.LIMIT) throw rt.fail(fn, slab, ['ptr'], [ptr], 'an object of this pool', 'ALT-POOL');
+    if (rt.rd32(slab + SLAB.Pool) !== this.handle) throw rt.fail(fn, E.WRONG_POOL, ['ptr'], [ptr], 'an object of this pool');
   }
 
   /** Gives freed slots to waiters, oldest first, while slots can be had. */
   #handOver(): void {
     const q = this.#waiters!;
     while (q.length !== 0) {
-      const p = this.#spAlloc(this.handle) >>> 0;
+      const p = this.#allocAny(this.handle);
       if (p === 0) return;
       const w = q.shift()!;
       w.settle();
@@ -147,7 +257,7 @@ export class SlabPool {
     if (signal?.aborted) return Promise.reject(signal.reason);
     const q = (this.#waiters ??= []);
     if (q.length === 0) {
-      const p = this.#spAlloc(h) >>> 0;
+      const p = this.#allocAny(h);
       if (p !== 0) return Promise.resolve(p);
     }
     if (q.length >= this.#maxWaiters) {
@@ -196,10 +306,11 @@ export class SlabPool {
     if (!(out instanceof Uint32Array)) throw badParam('SlabPool.allocMany', 'out', out, 'a Uint32Array');
     const n = out.length;
     const direct = batchAddressOf(rt, out, 'SlabPool.allocMany', 'out');
-    if (direct) return rt.wasm.spAllocMany(h, direct, n) >>> 0;
+    const allocMany = this.#gen ? rt.wasm.genAllocMany : rt.wasm.spAllocMany;
+    if (direct) return allocMany(h, direct, n) >>> 0;
     const s = rt.scratchU32(n);
     if (s) {
-      const got = rt.wasm.spAllocMany(h, s, n) >>> 0;
+      const got = allocMany(h, s, n) >>> 0;
       rt.sync();
       out.set(rt.u32.subarray(s >>> 2, (s >>> 2) + got));
       return got;
@@ -207,7 +318,7 @@ export class SlabPool {
     // The memory budget cannot hold a scratch array that large: one call per object.
     let i = 0;
     for (; i < n; i++) {
-      const p = rt.wasm.spAlloc(h) >>> 0;
+      const p = this.#allocAny(h);
       if (p === 0) break;
       out[i] = p;
     }
@@ -232,10 +343,10 @@ export class SlabPool {
       rt.sync();
       rt.u32.set(ptrs.subarray(0, n), addr >>> 2);
     }
-    const e = rt.wasm.spFreeMany(h, addr, n) >>> 0;
+    const e = (this.#gen ? rt.wasm.genFreeMany : rt.wasm.spFreeMany)(h, addr, n) >>> 0;
     if (e !== E.OK) {
       const i = rt.wasm.errDetail() >>> 0;
-      throw rt.fail('SlabPool.freeMany', e, [`ptrs[${i}]`], [ptrs[i]!], 'an object of this pool', 'ALT-POOL');
+      throw this.#freeFail('SlabPool.freeMany', e, `ptrs[${i}]`, ptrs[i]!);
     }
     if (this.#waiters !== null && this.#waiters.length !== 0) this.#handOver();
   }
@@ -248,30 +359,59 @@ export class SlabPool {
     const seen = new Set<number>();
     for (let i = 0; i < n; i++) {
       const p = ptrs[i]!;
-      const slab = rt.liveIn(p, KIND.SLAB_OBJ);
-      const e = slab < E.LIMIT ? slab : rt.rd32(slab + SLAB.Pool) !== h ? E.WRONG_POOL : seen.has(p) ? E.DUPLICATE : E.OK;
-      if (e !== E.OK) throw rt.fail('SlabPool.freeMany', e, [`ptrs[${i}]`], [p], 'an object of this pool', 'ALT-POOL');
+      if (seen.has(p)) throw this.#freeFail('SlabPool.freeMany', E.DUPLICATE, `ptrs[${i}]`, p);
+      if (this.#gen) {
+        const e = this.#handleState(p);
+        if (e !== E.OK) throw this.#handleFail('SlabPool.freeMany', e, `ptrs[${i}]`, p);
+      } else {
+        const slab = rt.liveIn(p, KIND.SLAB_OBJ);
+        const e = slab < E.LIMIT ? slab : rt.rd32(slab + SLAB.Pool) !== h ? E.WRONG_POOL : E.OK;
+        if (e !== E.OK) throw rt.fail('SlabPool.freeMany', e, [`ptrs[${i}]`], [p], 'an object of this pool', 'ALT-POOL');
+      }
       seen.add(p);
     }
-    for (let i = 0; i < n; i++) rt.wasm.spFree(h, ptrs[i]!);
+    for (let i = 0; i < n; i++) (this.#gen ? this.#genFree : this.#spFree)(h, ptrs[i]!);
     if (this.#waiters !== null && this.#waiters.length !== 0) this.#handOver();
   }
 
-  /** A zero-copy view of the object at `ptr` (objectSize bytes). */
+  /** A zero-copy view of the object at `ptr` (of handle `ptr` in a generational pool), objectSize bytes. */
   bytes(ptr: number): Uint8Array {
-    const h = this.#live('bytes');
-    const rt = this.#rt;
-    if (!isU32(ptr)) throw badParam('SlabPool.bytes', 'ptr', ptr, 'an object address (u32)');
-    rt.sync();
-    const slab = rt.liveIn(ptr, KIND.SLAB_OBJ);
-    if (slab < E.LIMIT) throw rt.fail('SlabPool.bytes', slab, ['ptr'], [ptr], 'an object of this pool', 'ALT-POOL');
-    if (rt.rd32(slab + SLAB.Pool) !== h) throw rt.fail('SlabPool.bytes', E.WRONG_POOL, ['ptr'], [ptr], 'an object of this pool');
-    return rt.bytes(ptr, this.objectSize);
+    return this.#rt.bytes(this.#ptrOf('SlabPool.bytes', ptr), this.objectSize);
   }
 
-  /** Counters of this pool (not for the data path). */
-  stats(): PoolStats & { waiters: number } {
-    return { ...this.#rt.poolStatsAt(this.#live('stats')), waiters: this.waiters };
+  /**
+   * Calls `fn(ptr, handle)` for every object live when it is called (a snapshot is taken first,
+   * so `fn` may free objects). `handle` is what `alloc` returned: the address again in a pointer
+   * pool. For debugging: it walks the pool's slabs (or its handle table), not for the data path.
+   */
+  forEachLive(fn: (ptr: number, handle: number) => void): void {
+    const h = this.#live('forEachLive');
+    if (typeof fn !== 'function') throw badParam('SlabPool.forEachLive', 'fn', fn, 'a function');
+    const rt = this.#rt;
+    const x = rt.wasm;
+    const live: number[] = [];
+    if (this.#gen) {
+      rt.sync();
+      for (let i = x.genNextLive(h, 0) >>> 0; i !== 0; i = x.genNextLive(h, i) >>> 0) {
+        const e = rt.rd32(h + POOL.User0) + GT.Entries + i * 8;
+        live.push(rt.rd32(e), rt.rd32(e + 4));
+      }
+    } else {
+      for (let p = x.liveNext(h, 0) >>> 0; p !== 0; p = x.liveNext(h, p) >>> 0) live.push(p, p);
+    }
+    for (let i = 0; i < live.length; i += 2) fn(live[i]!, live[i + 1]!);
+  }
+
+  /**
+   * Counters of this pool (not for the data path): `inUse` (= outstanding), `free` (slots free
+   * in the slabs the pool holds now), `peak`, `failures`, `waiters`, `bytes`, and the rest of
+   * {@link PoolStats}.
+   */
+  stats(): PoolStats & { inUse: number; free: number; waiters: number } {
+    const h = this.#live('stats');
+    const s = this.#rt.poolStatsAt(h);
+    const cap = this.#rt.rd32(h + POOL.Cap);
+    return { ...s, inUse: s.outstanding, free: s.slabs * cap - s.outstanding, waiters: this.waiters };
   }
 
   /**
@@ -312,7 +452,14 @@ export class Lease implements Disposable {
 
   /** The object's address. @throws NdisBugCheck after the lease was disposed. */
   get ptr(): number {
-    if (this.#pool === null) throw leaseOver('ptr', this.#ptr);
+    const pool = this.#pool;
+    if (pool === null) throw leaseOver('ptr', this.#ptr);
+    return pool.handles === 'generational' ? pool.ptr(this.#ptr) : this.#ptr;
+  }
+
+  /** What `alloc` returned for the object: its handle in a generational pool, else its address. */
+  get handle(): number {
+    if (this.#pool === null) throw leaseOver('handle', this.#ptr);
     return this.#ptr;
   }
 
@@ -398,7 +545,17 @@ export function createSlabPool(rt: RuntimeCore, options: SlabPoolOptions): SlabP
     if (!isU32(maxOutstanding) || maxOutstanding === 0xffffffff) throw badParam(fn, 'options.maxOutstanding', maxOutstanding, 'an integer in [0, 0xFFFFFFFE]');
     max = maxOutstanding;
   }
+  const { handles = 'pointer' } = options;
+  if (handles !== 'pointer' && handles !== 'generational') throw badParam(fn, 'options.handles', handles, "'pointer' or 'generational'");
+  const gen = handles === 'generational';
+  if (gen && max !== 0xffffffff && max > 2 ** 24 - GEN_MIN_FREE - 1) {
+    throw badParam(fn, 'options.maxOutstanding', max, `at most ${2 ** 24 - GEN_MIN_FREE - 1} in a generational pool (24 index bits)`);
+  }
   const h = rt.wasm.slabPoolCreate(objectSize, tagValue, max) >>> 0;
   if (h === 0) return null; // exhaustion: the memory budget cannot hold the pool descriptor
-  return new SlabPool(rt, h, objectSize, tagValue, maxWaiters);
+  if (gen && !rt.wasm.genEnable(h, handleIndexBits(max))) {
+    rt.wasm.slabPoolDestroy(h, 1);
+    return null; // no memory for the handle table
+  }
+  return new SlabPool(rt, h, objectSize, tagValue, maxWaiters, gen);
 }

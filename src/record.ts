@@ -17,9 +17,6 @@ export type FieldSpec = FieldType | readonly [FieldType, number];
 
 const SIZES: Record<FieldType, number> = { u8: 1, i8: 1, u16: 2, i16: 2, u32: 4, i32: 4, f32: 4, f64: 8 };
 const SHIFT: Record<FieldType, number> = { u8: 0, i8: 0, u16: 1, i16: 1, u32: 2, i32: 2, f32: 2, f64: 3 };
-const VIEW: Record<FieldType, 'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32' | 'f32' | 'f64'> = {
-  u8: 'u8', i8: 'i8', u16: 'u16', i16: 'i16', u32: 'u32', i32: 'i32', f32: 'f32', f64: 'f64',
-};
 
 /** Reads and writes one field of a record by the record's address. */
 export interface FieldAccessor {
@@ -64,7 +61,7 @@ export function defineRecord<F extends Record<string, FieldSpec>>(rt: RuntimeCor
     const t = type as FieldType;
     const size = SIZES[t];
     offset = (offset + size - 1) & ~(size - 1);
-    fields[name] = makeAccessor(rt, name, offset, t, length);
+    fields[name] = new Field(rt, name, offset, t, length);
     offset += size * length;
     align = Math.max(align, size);
   }
@@ -100,36 +97,93 @@ export function defineRecord<F extends Record<string, FieldSpec>>(rt: RuntimeCor
   };
 }
 
-function makeAccessor(rt: RuntimeCore, name: string, offset: number, type: FieldType, length: number): FieldAccessor {
-  const shift = SHIFT[type];
-  const bytes = SIZES[type];
-  const view = VIEW[type];
-  const end = offset + bytes * length;
-  const check = (fn: string, ptr: number, index: number): number => {
-    if (ptr >>> 0 !== ptr || ptr === 0) throw badParam(`${name}.${fn}`, 'ptr', ptr, 'a record address (non-NULL u32)');
-    if (index >>> 0 !== index || index >= length) throw badParam(`${name}.${fn}`, 'index', index, `an index in [0, ${length - 1}]`);
-    if (((ptr + offset) & (bytes - 1)) !== 0) {
-      throw ruleViolation(`${name}.${fn}`, 'ptr', 'PARAM', `${hexAddr(ptr)} puts this ${type} field at a misaligned address (records are ${bytes}-byte aligned for it)`, ptr);
-    }
+type View = Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | Float32Array | Float64Array;
+/** Per type code, the runtime's view. */
+const VIEW_OF: ((rt: RuntimeCore) => View)[] = [
+  (rt) => rt.u8, (rt) => rt.i8, (rt) => rt.u16, (rt) => rt.i16, (rt) => rt.u32, (rt) => rt.i32, (rt) => rt.f32, (rt) => rt.f64,
+];
+
+/** Type codes for the accessor's switch (each case's view load stays monomorphic). */
+const CODE: Record<FieldType, number> = { u8: 0, i8: 1, u16: 2, i16: 3, u32: 4, i32: 5, f32: 6, f64: 7 };
+
+/**
+ * One field's accessor. A class, not closures: every accessor has the same hidden class, so the
+ * loads in get/set stay monomorphic however many record types and fields a program uses (closures
+ * made at one site share their feedback, and calls through them stop being inlined).
+ */
+class Field implements FieldAccessor {
+  private readonly _rt: RuntimeCore;
+  private readonly _name: string;
+  private readonly _code: number;
+  private readonly _shift: number;
+  private readonly _bytes: number;
+  /** Bytes from the record's start to the end of this field. */
+  private readonly _end: number;
+  /** The runtime's view of this field's type, as of the last slow path. */
+  private _v: View;
+
+  constructor(rt: RuntimeCore, name: string, readonly offset: number, readonly type: FieldType, readonly length: number) {
+    this._rt = rt;
+    this._name = name;
+    this._code = CODE[type];
+    this._shift = SHIFT[type];
+    this._bytes = SIZES[type];
+    this._end = offset + SIZES[type] * length;
+    this._v = VIEW_OF[this._code]!(rt);
+  }
+
+  /**
+   * Element index of the field, or -1 when ptr/index are bad (range, alignment). Whether the
+   * element lies inside memory is left to the caller: it compares the index with the length of
+   * the view it reads, and refreshes the views only when that fails (memory may have grown since
+   * they were made). So the fast path reads no growth counter and no buffer size.
+   */
+  private _at(ptr: number, index: number): number {
+    const bytes = this._bytes;
+    if (ptr >>> 0 !== ptr || ptr === 0 || index >>> 0 !== index || index >= this.length ||
+        ((ptr + this.offset) & (bytes - 1)) !== 0) return -1;
+    return (ptr + this.offset + index * bytes) >>> this._shift;
+  }
+
+  /**
+   * The slow path of get/set: a bad argument throws; an element beyond the cached view means
+   * memory grew since the view was taken (shared memory: the view is too short; unshared: it was
+   * detached), so take the runtime's current view and try again.
+   */
+  private _slow(fn: string, ptr: number, index: number): number {
+    const i = this._at(ptr, index);
+    if (i < 0) this._fail(fn, ptr, index);
+    const rt = this._rt;
     rt.sync();
-    if (ptr + end > rt.buf.byteLength) {
-      throw ruleViolation(`${name}.${fn}`, 'ptr', 'PARAM', `${hexAddr(ptr)} + ${end} runs past the end of memory`, ptr);
+    if (VIEW_OF[this._code]!(rt).length <= i) rt.refresh();
+    this._v = VIEW_OF[this._code]!(rt);
+    if (i >= this._v.length) this._fail(fn, ptr, index);
+    return i;
+  }
+
+  /** The slow path: says what is wrong (the fast path only tests). */
+  private _fail(fn: string, ptr: number, index: number): never {
+    const at = `${this._name}.${fn}`;
+    if (ptr >>> 0 !== ptr || ptr === 0) throw badParam(at, 'ptr', ptr, 'a record address (non-NULL u32)');
+    if (index >>> 0 !== index || index >= this.length) throw badParam(at, 'index', index, `an index in [0, ${this.length - 1}]`);
+    if (((ptr + this.offset) & (this._bytes - 1)) !== 0) {
+      throw ruleViolation(at, 'ptr', 'PARAM', `${hexAddr(ptr)} puts this ${this.type} field at a misaligned address (records are ${this._bytes}-byte aligned for it)`, ptr);
     }
-    return (ptr + offset + index * bytes) >>> shift;
-  };
-  return {
-    offset,
-    type,
-    length,
-    // check() may refresh the views (memory grew): index first, then read the view.
-    get(ptr: number, index = 0): number {
-      const i = check('get', ptr, index);
-      return rt[view][i]!;
-    },
-    set(ptr: number, value: number, index = 0): void {
-      if (typeof value !== 'number') throw badParam(`${name}.set`, 'value', value, 'a number');
-      const i = check('set', ptr, index);
-      rt[view][i] = value;
-    },
-  };
+    throw ruleViolation(at, 'ptr', 'PARAM', `${hexAddr(ptr)} + ${this._end} runs past the end of memory (${this._rt.memBytes} bytes)`, ptr);
+  }
+
+  // get/set stay small so that V8 inlines them into the caller: the bounds test against the
+  // field's own cached view stands in for "did memory grow?".
+  get(ptr: number, index = 0): number {
+    let i = this._at(ptr, index);
+    if (i < 0 || i >= this._v.length) i = this._slow('get', ptr, index);
+    return this._v[i]!;
+  }
+
+  set(ptr: number, value: number, index = 0): void {
+    if (typeof value !== 'number') throw badParam(`${this._name}.set`, 'value', value, 'a number');
+    let i = this._at(ptr, index);
+    if (i < 0 || i >= this._v.length) i = this._slow('set', ptr, index);
+    this._v[i] = value;
+  }
 }

@@ -93,6 +93,8 @@ const MIRROR: Record<string, () => number | undefined> = {
   SL_OBJ_START: () => SLAB.ObjStart,
   SL_OBJ_SIZE: () => SLAB.ObjSize,
   SL_CAP: () => SLAB.Cap,
+  SL_FREE_TOP: () => SLAB.FreeTop,
+  SL_UNITS: () => SLAB.Units,
   TS_KIND: () => TAG_SET?.Kind,
   TS_TAG: () => TAG_SET?.Tag,
   TS_R_ALLOCS: () => TAG_SET?.RetiredAllocs,
@@ -166,6 +168,7 @@ const KNOWN_INDICES: string[] = [
   'ROOT_BUFFER_POOLS', 'PK_PHYSICAL_COUNT', 'PK_TOTAL_LENGTH', 'PK_HEAD', 'PK_TAIL', 'PK_POOL', 'PK_COUNT',
   'PK_FLAGS', 'PK_VALID_COUNTS', 'PK_PACKET_FLAGS', 'PK_OOB_OFFSET', 'PK_MINIPORT_RESERVED', 'PK_RESERVED',
   'PK_PROTOCOL_RESERVED', 'OOB_HEADER_SIZE', 'OOB_STATUS', 'OOB_SIZE', 'MAX_PER_PACKET_INFO',
+  'SL_FREE_TOP', 'SL_UNITS',
 ];
 
 describe('TS layout mirror == Wasm layout()', () => {
@@ -210,7 +213,7 @@ describe('TS layout mirror == Wasm layout()', () => {
       ['MDL', MDL, { Next: 'MDL_NEXT', Size: 'MDL_SIZE_FIELD', MdlFlags: 'MDL_FLAGS', Process: 'MDL_PROCESS', MappedSystemVa: 'MDL_MAPPED_SYSTEM_VA', StartVa: 'MDL_START_VA', ByteCount: 'MDL_BYTE_COUNT', ByteOffset: 'MDL_BYTE_OFFSET', SIZE: 'MDL_SIZE' }],
       ['MDAT', MDAT, { Mdl: 'MDAT_MDL', Data: 'MDAT_DATA' }],
       ['POOL', POOL, { Kind: 'P_KIND', Tag: 'P_TAG', ObjSize: 'P_OBJ_SIZE', Cap: 'P_CAP', SlabUnits: 'P_SLAB_UNITS', SlabCount: 'P_SLAB_COUNT', Outstanding: 'P_OUTSTANDING', Peak: 'P_PEAK', MaxOut: 'P_MAX_OUT', Allocs: 'P_ALLOCS', Frees: 'P_FREES', Failures: 'P_FAILURES', Owner: 'P_OWNER', Flags: 'P_FLAGS', User0: 'P_USER0', User1: 'P_USER1', Units: 'P_UNITS', Bytes: 'P_BYTES', Id: 'P_ID', ReqSize: 'P_REQ_SIZE', SIZE: 'POOL_DESC_SIZE' }],
-      ['SLAB', SLAB, { Pool: 'SL_POOL', Cap: 'SL_CAP', ObjSize: 'SL_OBJ_SIZE', ObjStart: 'SL_OBJ_START', State: 'SL_STATE' }],
+      ['SLAB', SLAB, { Pool: 'SL_POOL', FreeTop: 'SL_FREE_TOP', Cap: 'SL_CAP', ObjSize: 'SL_OBJ_SIZE', ObjStart: 'SL_OBJ_START', Units: 'SL_UNITS', State: 'SL_STATE' }],
       ['ROOT', ROOT, { NB_POOLS: 'ROOT_NB_POOLS', SLAB_POOLS: 'ROOT_SLAB_POOLS', MEM_POOLS: 'ROOT_MEM_POOLS', TAG_SETS: 'ROOT_TAG_SETS', PROTOCOLS: 'ROOT_PROTOCOLS', MDLS: 'ROOT_MDLS', NBL_POOLS: 'ROOT_NBL_POOLS', PACKET_POOLS: 'ROOT_PACKET_POOLS', BUFFER_POOLS: 'ROOT_BUFFER_POOLS' }],
       ['PACKET', PACKET, { PhysicalCount: 'PK_PHYSICAL_COUNT', TotalLength: 'PK_TOTAL_LENGTH', Head: 'PK_HEAD', Tail: 'PK_TAIL', Pool: 'PK_POOL', Count: 'PK_COUNT', Flags: 'PK_FLAGS', ValidCounts: 'PK_VALID_COUNTS', NdisPacketFlags: 'PK_PACKET_FLAGS', NdisPacketOobOffset: 'PK_OOB_OFFSET', MiniportReserved: 'PK_MINIPORT_RESERVED', Reserved: 'PK_RESERVED', ProtocolReserved: 'PK_PROTOCOL_RESERVED' }],
       ['OOB', OOB, { HeaderSize: 'OOB_HEADER_SIZE', Status: 'OOB_STATUS', SIZE: 'OOB_SIZE' }],
@@ -251,7 +254,7 @@ describe('TS layout mirror == assembly/layout.ts constants', () => {
 
   it('GOBJ, SLAB, MDL and NB fields', () => {
     expect(GOBJ).toEqual({ Header: c.get('GOBJ_HEADER'), Caller: c.get('GOBJ_CALLER'), CallersCaller: c.get('GOBJ_CALLERS_CALLER'), DriverObject: c.get('GOBJ_DRIVER_OBJECT'), SIZE: c.get('GOBJ_SIZE') });
-    expect(SLAB).toEqual({ Pool: c.get('SL_POOL'), Cap: c.get('SL_CAP'), ObjSize: c.get('SL_OBJ_SIZE'), ObjStart: c.get('SL_OBJ_START'), State: c.get('SL_STATE') });
+    expect(SLAB).toEqual({ Pool: c.get('SL_POOL'), FreeTop: c.get('SL_FREE_TOP'), Cap: c.get('SL_CAP'), ObjSize: c.get('SL_OBJ_SIZE'), ObjStart: c.get('SL_OBJ_START'), Units: c.get('SL_UNITS'), State: c.get('SL_STATE') });
     expect(MDL.SIZE).toBe(c.get('MDL_SIZE'));
     expect(NB.SIZE).toBe(c.get('NB_SIZE'));
     expect(L.UNIT_SHIFT).toBe(c.get('UNIT_SHIFT'));

@@ -65,7 +65,7 @@ export const POOL = {
 } as const;
 
 /** Slab header fields the JS-side checks read. */
-export const SLAB = { Pool: 0, Cap: 8, ObjSize: 12, ObjStart: 24, State: 56 } as const;
+export const SLAB = { Pool: 0, FreeTop: 4, Cap: 8, ObjSize: 12, ObjStart: 24, Units: 36, State: 56 } as const;
 
 /** Tag set record (assembly/layout.ts TS_*): retired counters of freed pools. */
 export const TAG_SET = {
@@ -96,6 +96,8 @@ export const KIND = {
   BUFFER_POOL: 8,
   PACKET: 16,
   RING: 17,
+  HTABLE: 18,
+  NIC: 19,
 } as const;
 
 /** Root pools (assembly/layout.ts ROOT_*). */
@@ -185,6 +187,7 @@ export const E = {
   PKT4: 61,
   BUF_CHAINED: 62,
   PKT1: 63,
+  BUSY: 64,
   LIMIT: 4096,
 } as const;
 
