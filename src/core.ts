@@ -121,6 +121,24 @@ export interface WasmExports {
   genFreeMany(pool: number, hs: number, n: number): number;
   genNextLive(pool: number, after: number): number;
   genTable(pool: number): number;
+  hubCreate(): number;
+  hubCheck(h: number): number;
+  hubDestroy(h: number): number;
+  nicCreate(tcbCap: number, rcbCap: number, adapter: number): number;
+  nicCheck(n: number): number;
+  nicHeld(n: number): number;
+  nicDestroy(n: number): number;
+  nicAttach(n: number, h: number): number;
+  nicDetach(n: number): number;
+  nicSetReady(n: number, ready: number): number;
+  nicPostRecv(n: number, nbl: number): number;
+  nicSend(n: number, head: number): number;
+  hubDpc(h: number, budget: number): number;
+  nicTakeDone(n: number): number;
+  nicTakeRx(n: number): number;
+  nicStop(n: number, status: number): number;
+  nicUnpostRecv(n: number): number;
+  nicCancel(n: number, id: number, status: number): number;
   heapReserve(bytes: number): number;
 }
 
@@ -250,6 +268,7 @@ const KIND_NAMES: Record<number, string> = {
   [KIND.PACKET]: 'NDIS_PACKET',
   [KIND.RING]: 'descriptor ring',
   [KIND.HTABLE]: 'SlabPool handle table',
+  [KIND.NIC]: 'virtual NIC or hub record',
 };
 
 const TYPE_NAMES: Record<number, string> = {
@@ -262,6 +281,7 @@ const TYPE_NAMES: Record<number, string> = {
   [KIND.PACKET]: 'Packet',
   [KIND.RING]: 'Ring',
   [KIND.HTABLE]: 'HandleTable',
+  [KIND.NIC]: 'vNIC',
 };
 
 /** The rule a use-after-free or double free of each kind of object breaks. */
@@ -422,6 +442,11 @@ export class RuntimeCore {
    * handles themselves are records in linear memory; only the callbacks live here.
    */
   characteristics = new Map<number, object>();
+  /**
+   * @internal NBLs the driver model handed to another driver (sent and not yet completed,
+   * indicated and not yet returned): freeing one is OWN-1. The value says where it is.
+   */
+  nblsAway = new Map<number, { readonly where: string }>();
 
   /** @internal u32 index of the runtime's memory-growth counter (root block + R_GROWS). */
   growsIdx: number;
@@ -817,9 +842,18 @@ export class RuntimeCore {
     this.onReset();
   }
 
+  /** @internal OWN-1: `nbl` must not be away (sent or indicated and not yet back). */
+  checkNotAway(fn: string, arg: string, nbl: number): void {
+    const away = this.nblsAway.get(nbl);
+    if (away) {
+      throw ruleViolation(fn, arg, 'OWN-1', `${hexAddr(nbl)} is not the caller's: it was ${away.where}`, nbl);
+    }
+  }
+
   /** @internal Subclasses drop their JS-side tables here. */
   onReset(): void {
     this.characteristics.clear();
+    this.nblsAway.clear();
   }
 }
 

@@ -41,6 +41,12 @@ export const RULE_P1 = {
   'PKT-1': 0x00d00050,
   'PKT-2': 0x00d00051,
   'PKT-4': 0x00d00053,
+  'OWN-1': 0x00d00060,
+  'OWN-2': 0x00d00061,
+  'OWN-3': 0x00d00062,
+  'DRV-1': 0x00d00070,
+  'DRV-2': 0x00d00071,
+  'DRV-3': 0x00d00072,
 } as const;
 
 export type RuleId =
@@ -53,7 +59,8 @@ export type RuleId =
   | 'ALT-POOL'
   | 'ALT-MEM'
   | 'ALT-NBL'
-  | 'TAG';
+  | 'TAG'
+  | 'LEAK-NBL';
 
 /** The error thrown for every misuse. State is exactly as before the call that threw. */
 export class NdisBugCheck extends Error {

@@ -19,6 +19,23 @@ export {
 export * from './ndis/constants.js';
 export type { NDIS_PROTOCOL_DRIVER_CHARACTERISTICS, ProtocolHandler } from './ndis/handles.js';
 export {
+  Adapter, type AdapterOptions, type Handler, type NDIS_MINIPORT_DRIVER_CHARACTERISTICS, type NDIS_FILTER_DRIVER_CHARACTERISTICS,
+  type NDIS_MINIPORT_INIT_PARAMETERS, type NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES, type NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
+  type NDIS_BIND_PARAMETERS, type NDIS_OPEN_PARAMETERS, type NDIS_FILTER_ATTACH_PARAMETERS, type NDIS_FILTER_ATTRIBUTES,
+  NDIS_OBJECT_TYPE_MINIPORT_INIT_PARAMETERS, NDIS_OBJECT_TYPE_BIND_PARAMETERS, NDIS_OBJECT_TYPE_OPEN_PARAMETERS,
+  NDIS_OBJECT_TYPE_MINIPORT_DRIVER_CHARACTERISTICS, NDIS_OBJECT_TYPE_FILTER_DRIVER_CHARACTERISTICS, NDIS_OBJECT_TYPE_FILTER_ATTRIBUTES,
+  NDIS_OBJECT_TYPE_FILTER_ATTACH_PARAMETERS, NDIS_OBJECT_TYPE_FILTER_PAUSE_PARAMETERS, NDIS_OBJECT_TYPE_FILTER_RESTART_PARAMETERS,
+  NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES, NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
+  NDIS_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_1, NDIS_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_2,
+  NDIS_FILTER_CHARACTERISTICS_REVISION_1, NDIS_FILTER_CHARACTERISTICS_REVISION_2, NDIS_STATUS_PAUSED, NDIS_STATUS_SEND_ABORTED,
+  NDIS_STATUS_INVALID_DATA, NDIS_STATUS_ADAPTER_NOT_READY, NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL, NDIS_RECEIVE_FLAGS_RESOURCES,
+  NDIS_RECEIVE_FLAGS_SINGLE_ETHER_TYPE, NDIS_RECEIVE_FLAGS_SINGLE_VLAN, NDIS_RECEIVE_FLAGS_PERFECT_FILTERED,
+  NDIS_RECEIVE_FLAGS_SINGLE_QUEUE, NDIS_RETURN_FLAGS_DISPATCH_LEVEL, NDIS_SEND_FLAGS_DISPATCH_LEVEL,
+  NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL, NDIS_DEFAULT_PORT_NUMBER, NdisHaltDeviceDisabled, NdisHaltDeviceInstanceDeInitialized,
+  NetBufferListCancelId,
+} from './ndis/driver.js';
+export { Hub, type NicCounters, type VirtualMiniportOptions, type DpcResult } from './vnic.js';
+export {
   type PNET_BUFFER_LIST, type NET_BUFFER_LIST_POOL_PARAMETERS,
   NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1, NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_2,
   NDIS_SIZEOF_NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1, NDIS_SIZEOF_NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_2,
@@ -141,3 +158,26 @@ export const NdisGetPacketFlags = rt.NdisGetPacketFlags.bind(rt);
 export const NdisSetPacketFlags = rt.NdisSetPacketFlags.bind(rt);
 export const NDIS_PACKET_PROTOCOL_RESERVED = rt.NDIS_PACKET_PROTOCOL_RESERVED.bind(rt);
 export const NDIS_PACKET_MINIPORT_RESERVED = rt.NDIS_PACKET_MINIPORT_RESERVED.bind(rt);
+export const NdisMDeregisterMiniportDriver = rt.NdisMDeregisterMiniportDriver.bind(rt);
+export const NdisMSendNetBufferListsComplete = rt.NdisMSendNetBufferListsComplete.bind(rt);
+export const NdisMPauseComplete = rt.NdisMPauseComplete.bind(rt);
+export const NDIS_SET_NET_BUFFER_LIST_CANCEL_ID = rt.NDIS_SET_NET_BUFFER_LIST_CANCEL_ID.bind(rt);
+export const NDIS_GET_NET_BUFFER_LIST_CANCEL_ID = rt.NDIS_GET_NET_BUFFER_LIST_CANCEL_ID.bind(rt);
+export const NdisCloseAdapterEx = rt.NdisCloseAdapterEx.bind(rt);
+export const NdisSendNetBufferLists = rt.NdisSendNetBufferLists.bind(rt);
+export const NdisReturnNetBufferLists = rt.NdisReturnNetBufferLists.bind(rt);
+export const NdisCancelSendNetBufferLists = rt.NdisCancelSendNetBufferLists.bind(rt);
+export const NdisFDeregisterFilterDriver = rt.NdisFDeregisterFilterDriver.bind(rt);
+export const NdisFSetAttributes = rt.NdisFSetAttributes.bind(rt);
+export const NdisFSendNetBufferLists = rt.NdisFSendNetBufferLists.bind(rt);
+export const NdisFSendNetBufferListsComplete = rt.NdisFSendNetBufferListsComplete.bind(rt);
+export const NdisFReturnNetBufferLists = rt.NdisFReturnNetBufferLists.bind(rt);
+export const NdisIMAssociateMiniport = rt.NdisIMAssociateMiniport.bind(rt);
+export const NdisIMInitializeDeviceInstanceEx = rt.NdisIMInitializeDeviceInstanceEx.bind(rt);
+export const NdisIMDeInitializeDeviceInstance = rt.NdisIMDeInitializeDeviceInstance.bind(rt);
+export const NdisMRegisterMiniportDriver = rt.NdisMRegisterMiniportDriver.bind(rt);
+export const NdisMSetMiniportAttributes = rt.NdisMSetMiniportAttributes.bind(rt);
+export const NdisMIndicateReceiveNetBufferLists = rt.NdisMIndicateReceiveNetBufferLists.bind(rt);
+export const NdisOpenAdapterEx = rt.NdisOpenAdapterEx.bind(rt);
+export const NdisFRegisterFilterDriver = rt.NdisFRegisterFilterDriver.bind(rt);
+export const NdisFIndicateReceiveNetBufferLists = rt.NdisFIndicateReceiveNetBufferLists.bind(rt);

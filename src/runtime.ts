@@ -15,6 +15,8 @@ import { SlabPool, createSlabPool, makeBatch, type SlabPoolOptions } from './poo
 import { formatPoolmon } from './poolmon.js';
 import { DescriptorRing, createRing, type RingOptions } from './ring.js';
 import { defineRecord, type FieldSpec, type RecordType } from './record.js';
+import { driverApi, createAdapter, type DriverApi, type Adapter, type AdapterOptions } from './ndis/driver.js';
+import { createHub, registerVirtualMiniport, runDpcs, virtualCounters, type Hub, type VirtualMiniportOptions, type DpcResult, type NicCounters } from './vnic.js';
 
 /** A runtime: its own Wasm instance, memory, pools and handles. */
 export class NdisRuntime extends RuntimeCore {
@@ -52,6 +54,40 @@ export class NdisRuntime extends RuntimeCore {
     return createRing(this, options);
   }
 
+  /**
+   * Starts an adapter of a registered miniport driver, as PnP would: NDIS allocates its
+   * NdisMiniportHandle and calls the driver's InitializeHandlerEx, then attaches the registered
+   * filter drivers, restarts the stack and binds the registered protocols.
+   * @returns the adapter, or null when InitializeHandlerEx failed (or memory is exhausted).
+   */
+  createAdapter(NdisMiniportDriverHandle: number, options: AdapterOptions): Adapter | null {
+    return createAdapter(this, NdisMiniportDriverHandle, options);
+  }
+
+  /**
+   * Registers the built-in virtual miniport (netvmini's model over the Wasm NIC of
+   * assembly/nic.ts) and returns its NdisMiniportDriverHandle. Its adapters take
+   * `{ hub?, tcbCount?, rcbCount? }` in `createAdapter` options.
+   */
+  registerVirtualMiniport(options?: VirtualMiniportOptions): number {
+    return registerVirtualMiniport(this, options);
+  }
+
+  /** Creates a hub for virtual adapters (each runtime also has a default one). Null: no memory. */
+  createHub(name?: string): Hub | null {
+    return createHub(this, name);
+  }
+
+  /** Runs the virtual hardware's DPCs until no work is left (see DpcResult). */
+  runDpcs(options?: { batch?: number; maxPasses?: number }): DpcResult {
+    return runDpcs(this, options);
+  }
+
+  /** Counters of a virtual adapter (by its NdisMiniportHandle), undefined for other adapters. */
+  nicCounters(NdisMiniportHandle: number): NicCounters | undefined {
+    return virtualCounters(this, NdisMiniportHandle);
+  }
+
   /** `poolmon()` as a text table. */
   poolmonTable(): string {
     return formatPoolmon(this.poolmon());
@@ -59,11 +95,11 @@ export class NdisRuntime extends RuntimeCore {
 }
 
 // Every NDIS function is a method of NdisRuntime with the same name and parameters.
-export interface NdisRuntime extends HandleApi, NetBufferApi, NetBufferListApi, NblChainApi, DataSpaceApi, PacketApi, PacketPoolInfoApi {}
-Object.assign(NdisRuntime.prototype, handleApi, netBufferApi, netBufferListApi, nblChainApi, dataSpaceApi, packetApi, packetPoolInfoApi);
+export interface NdisRuntime extends HandleApi, NetBufferApi, NetBufferListApi, NblChainApi, DataSpaceApi, PacketApi, PacketPoolInfoApi, DriverApi {}
+Object.assign(NdisRuntime.prototype, handleApi, netBufferApi, netBufferListApi, nblChainApi, dataSpaceApi, packetApi, packetPoolInfoApi, driverApi);
 
 /** Names of the NDIS functions that are methods of NdisRuntime. */
-export const NDIS_FUNCTIONS = [...Object.keys(handleApi), ...Object.keys(netBufferApi), ...Object.keys(netBufferListApi), ...Object.keys(dataSpaceApi), ...Object.keys(packetApi)] as const;
+export const NDIS_FUNCTIONS = [...Object.keys(handleApi), ...Object.keys(netBufferApi), ...Object.keys(netBufferListApi), ...Object.keys(dataSpaceApi), ...Object.keys(packetApi), ...Object.keys(driverApi)] as const;
 
 /** Creates a runtime (works in Node and browsers; compiles the module once per process). */
 export async function createRuntime(options?: RuntimeOptions): Promise<NdisRuntime> {

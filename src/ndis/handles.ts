@@ -3,7 +3,7 @@
  * Every handle is a live record in Wasm memory and is validated like every pointer.
  */
 import { RuntimeCore, isU32 } from '../core.js';
-import { badParam, ruleViolation } from '../errors.js';
+import { badParam, ruleViolation, hexAddr } from '../errors.js';
 import {
   type NDIS_HANDLE, type NDIS_STATUS, type PMDL, type PVOID, type NULL, type Out, type PNDIS_GENERIC_OBJECT,
   type NDIS_OBJECT_HEADER,
@@ -14,6 +14,7 @@ import {
   MdlMappingNoExecute,
 } from './constants.js';
 import { E, KIND, MDL } from './layout.js';
+import { addProtocol, handleType, removeProtocol, unbindProtocol } from './driver.js';
 
 /** A protocol callback. Arguments follow the C handler; the driver-model issue invokes them. */
 export type ProtocolHandler = (...args: never[]) => unknown;
@@ -141,6 +142,7 @@ export const handleApi = {
     const handle = this.wasm.protocolRegister(ProtocolDriverContext, versions, c.Flags ?? 0, 0) >>> 0;
     if (handle === 0) return NDIS_STATUS_RESOURCES;
     this.characteristics.set(handle, { ...c });
+    addProtocol(this, handle, ProtocolDriverContext, c);
     NdisProtocolHandle.value = handle as NDIS_HANDLE;
     return NDIS_STATUS_SUCCESS;
   },
@@ -153,9 +155,16 @@ export const handleApi = {
   NdisDeregisterProtocolDriver(this: RuntimeCore, NdisProtocolHandle: NDIS_HANDLE): void {
     const fn = 'NdisDeregisterProtocolDriver';
     if (!isU32(NdisProtocolHandle)) throw badParam(fn, 'NdisProtocolHandle', NdisProtocolHandle, 'an NDIS_HANDLE');
+    const type = handleType(this, NdisProtocolHandle);
+    if (type !== undefined && type !== 'protocol') {
+      throw ruleViolation(fn, 'NdisProtocolHandle', 'DRV-2', `${hexAddr(NdisProtocolHandle)} is a ${type === 'module' ? 'filter module' : type} handle, not a protocol driver handle`, NdisProtocolHandle);
+    }
+    // NDIS unbinds the protocol from every adapter first (ProtocolUnbindAdapterEx).
+    if (type === 'protocol') unbindProtocol(this, NdisProtocolHandle);
     const e = this.wasm.protocolDeregister(NdisProtocolHandle) >>> 0;
     if (e !== E.OK) throw this.fail(fn, e, ['NdisProtocolHandle'], [NdisProtocolHandle], 'a protocol driver handle', 'ORIGIN');
     this.characteristics.delete(NdisProtocolHandle);
+    removeProtocol(this, NdisProtocolHandle);
   },
 
   /**

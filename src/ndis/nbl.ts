@@ -222,6 +222,7 @@ export const netBufferListApi = {
   NdisFreeNetBufferList(this: RuntimeCore, NetBufferList: PNET_BUFFER_LIST): void {
     const fn = 'NdisFreeNetBufferList';
     if (!isU32(NetBufferList)) throw badParam(fn, 'NetBufferList', NetBufferList, 'a PNET_BUFFER_LIST');
+    if (this.nblsAway.size !== 0) this.checkNotAway(fn, 'NetBufferList', NetBufferList);
     const e = this.wasm.nblFree(NetBufferList) >>> 0;
     if (e !== E.OK) throw this.fail(fn, e, ['NetBufferList'], [NetBufferList], 'a NET_BUFFER_LIST', 'ALT-NBL');
   },
@@ -390,6 +391,13 @@ export const nblChainApi = {
   freeNetBufferListChain(this: RuntimeCore, NetBufferListChain: PNET_BUFFER_LIST | NULL): number {
     const fn = 'freeNetBufferListChain';
     if (!isU32(NetBufferListChain)) throw badParam(fn, 'NetBufferListChain', NetBufferListChain, 'a PNET_BUFFER_LIST or NULL (0)');
+    if (this.nblsAway.size !== 0) {
+      // Check the whole chain first (all or nothing), then that none of it is away.
+      const c = this.wasm.nblCountChain(NetBufferListChain) >>> 0;
+      if (c !== E.OK) throw chainFail(this, fn, c, NetBufferListChain);
+      this.sync();
+      for (let p: number = NetBufferListChain, i = 0; p !== 0; p = this.rd32(p), i++) this.checkNotAway(fn, `NetBufferListChain[${i}]`, p);
+    }
     const e = this.wasm.nblFreeChain(NetBufferListChain) >>> 0;
     if (e !== E.OK) throw chainFail(this, fn, e, NetBufferListChain);
     return this.wasm.lastResult() >>> 0;
@@ -422,8 +430,8 @@ export const nblChainApi = {
 
 export type NblChainApi = typeof nblChainApi;
 
-/** The bug check of a chain call: names the bad link and its position. */
-function chainFail(rt: RuntimeCore, fn: string, e: number, head: number) {
+/** @internal The bug check of a chain call: names the bad link and its position. */
+export function chainFail(rt: RuntimeCore, fn: string, e: number, head: number) {
   const link = rt.wasm.errPtr() >>> 0;
   const index = rt.wasm.errDetail() >>> 0;
   if (e === E.NBL_LOOP) return rt.fail(fn, e, ['NetBufferListChain'], [head], 'a NET_BUFFER_LIST chain');
