@@ -43,7 +43,6 @@ export const RULE_P1 = {
   'PKT-4': 0x00d00053,
   'OWN-1': 0x00d00060,
   'OWN-2': 0x00d00061,
-  'OWN-3': 0x00d00062,
   'DRV-1': 0x00d00070,
   'DRV-2': 0x00d00071,
   'DRV-3': 0x00d00072,
