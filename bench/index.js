@@ -33,6 +33,10 @@
  *                record's layout (little-endian)
  *   record.f32view    reference: the same through a raw Float32Array view of linear memory
  *                ((p >>> 2) + field offset / 4): the accessors' overhead is the gap to this
+ *   vnic.64      vNIC loopback, 64-byte frames: NdisSendNetBufferLists → virtual miniport → hub DPC in Wasm
+ *                → send-complete + NdisMIndicateReceiveNetBufferLists → NdisReturnNetBufferLists, bursts
+ *                of 64 between two virtual adapters (bench/vnic.js), per frame (reference: no JS twin)
+ *   vnic.1514    the same with 1514-byte frames
  *   gen.handles  generational SlabPool (handles: 'generational'): alloc + free, 64-byte objects
  *   gen.plain    baseline: the same on a pointer SlabPool
  *   gen.ptr      reference: pool.ptr(handle) over 1024 live handles, per lookup
@@ -67,6 +71,7 @@ import {
   NDIS_SIZEOF_NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1, NDIS_STATUS_SUCCESS, NormalPoolPriority,
 } from '../build/ts/index.js';
 import { createRuntime } from '../build/ts/runtime.js';
+import { makeLoopback } from './vnic.js';
 
 // ---------------------------------------------------------------------------------------------
 // Command line
@@ -144,6 +149,10 @@ let nbCursor = 0;
 
 // SlabPool of 64-byte objects (single and bulk cases), a zero-copy batch, Wasm-loop scratch.
 const slab = rt.createSlabPool({ objectSize: 64, tag: 'Bnch' });
+// vNIC loopback: its own runtime, two adapters on a hub, bursts of 64 frames.
+const vnicRt = await createRuntime();
+const loop64 = makeLoopback(vnicRt, 64);
+const loop1514 = makeLoopback(vnicRt, 1514);
 // Generational handles: a pool of its own, and its pointer twin as the baseline.
 const genPool = rt.createSlabPool({ objectSize: 64, tag: 'Gen ', handles: 'generational' });
 const genTwin = rt.createSlabPool({ objectSize: 64, tag: 'GenP' });
@@ -800,6 +809,22 @@ const CASES = [
     },
   },
   {
+    id: 'vnic.64', group: 'vnic', reference: true,
+    name: 'vNIC loopback, 64-byte frames, bursts of 64: send → hub → indicate → return, per frame',
+    perCall: 64,
+    fn() {
+      sink += loop64.round();
+    },
+  },
+  {
+    id: 'vnic.1514', group: 'vnic', reference: true,
+    name: 'vNIC loopback, 1514-byte frames, bursts of 64: send → hub → indicate → return, per frame',
+    perCall: 64,
+    fn() {
+      sink += loop1514.round();
+    },
+  },
+  {
     id: 'gen.handles', group: 'gen', baseline: 'gen.plain',
     name: "generational SlabPool (handles: 'generational'): alloc + free (64-byte objects)",
     perCall: INNER,
@@ -914,7 +939,7 @@ function runSuite(suite) {
 
 const results = new Map();
 let failed = false;
-for (const group of ['frame', 'nbl', 'chain', 'packet', 'ring', 'single', 'bulk', 'gen', 'record', 'acquire']) {
+for (const group of ['frame', 'nbl', 'chain', 'packet', 'ring', 'vnic', 'single', 'bulk', 'gen', 'record', 'acquire']) {
   const cases = CASES.filter((c) => c.group === group && selected.has(c.id));
   if (cases.length === 0) continue;
   const suite = new Benchmark.Suite(group);

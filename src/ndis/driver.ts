@@ -320,12 +320,12 @@ type Origin = Binding | FilterModule | AdapterRecord;
 
 /** Where an NBL is while it is away from its owner. */
 class Flight {
-  /** Receive: bindings that got the NBL and have not returned it. */
-  holders: Set<Binding> | null = null;
   constructor(
     readonly dir: 'send' | 'recv',
     readonly origin: Origin,
     readonly adapter: AdapterRecord,
+    /** A receive indicated with NDIS_RECEIVE_FLAGS_RESOURCES: away only during the indication. */
+    readonly resources = false,
   ) {}
   get where(): string {
     return this.dir === 'send'
@@ -350,7 +350,6 @@ type Obj = MiniportDriver | ProtocolRecord | FilterDriver | AdapterRecord | Filt
 /** @internal The driver model of one runtime. */
 export class DriverModel {
   readonly objects = new Map<number, Obj>();
-  readonly flights = new Map<number, Flight>();
   readonly miniports: MiniportDriver[] = [];
   readonly filterDrivers: FilterDriver[] = [];
   readonly adapters: AdapterRecord[] = [];
@@ -371,6 +370,25 @@ export function modelOf(rt: RuntimeCore): DriverModel {
 }
 
 // -- helpers ------------------------------------------------------------------------------------
+
+/**
+ * Where each NBL away from its owner is (one Flight object per send or indicate call, shared by
+ * its NBLs). The runtime's map, so that NdisFreeNetBufferList can check OWN-1.
+ */
+function awayOf(rt: RuntimeCore): Map<number, Flight> {
+  return rt.nblsAway as Map<number, Flight>;
+}
+
+/**
+ * Protocol bindings still holding a received NBL: kept in the NBL's NdisReserved[0], the field
+ * NDIS reserves for itself, so the count costs no JS allocation.
+ */
+function refsOf(rt: RuntimeCore, nbl: number): number {
+  return rt.u32[(nbl + NBL.NdisReserved) >>> 2]!;
+}
+function setRefs(rt: RuntimeCore, nbl: number, n: number): void {
+  rt.u32[(nbl + NBL.NdisReserved) >>> 2] = n;
+}
 
 function handleArg<T extends Obj['type']>(rt: RuntimeCore, fn: string, arg: string, h: unknown, type: T, what: string): Extract<Obj, { type: T }> {
   if (!isU32(h)) throw badParam(fn, arg, h, `an NDIS_HANDLE (${what})`);
@@ -453,7 +471,7 @@ function sendDown(rt: RuntimeCore, a: AdapterRecord, level: number, nbls: number
 
 /** Completes `nbls` upward from filter level `level` (-1: from the miniport). */
 function completeUp(rt: RuntimeCore, a: AdapterRecord, level: number, nbls: number[], flags: number): void {
-  const m = modelOf(rt);
+  const away = awayOf(rt);
   for (let i = level + 1; i < a.filters.length; i++) {
     const f = a.filters[i]!;
     const h = f.driver.chars.SendNetBufferListsCompleteHandler;
@@ -462,20 +480,22 @@ function completeUp(rt: RuntimeCore, a: AdapterRecord, level: number, nbls: numb
       return;
     }
   }
-  // Above every filter: each NBL goes back to the binding that sent it.
+  // Above every filter: each NBL goes back to the binding that sent it (usually all to one).
+  const first = away.get(nbls[0]!)!.origin as Binding;
+  let one = true;
+  for (const n of nbls) if (away.get(n)!.origin !== first) { one = false; break; }
   const byBinding = new Map<Binding, number[]>();
-  for (const n of nbls) {
-    const fl = m.flights.get(n)!;
-    const b = fl.origin as Binding;
-    let list = byBinding.get(b);
-    if (!list) byBinding.set(b, (list = []));
-    list.push(n);
+  if (one) byBinding.set(first, nbls);
+  else {
+    for (const n of nbls) {
+      const b = away.get(n)!.origin as Binding;
+      let list = byBinding.get(b);
+      if (!list) byBinding.set(b, (list = []));
+      list.push(n);
+    }
   }
   for (const [b, list] of byBinding) {
-    for (const n of list) {
-      m.flights.delete(n);
-      rt.nblsAway.delete(n);
-    }
+    for (const n of list) away.delete(n);
     b.sends -= list.length;
     (b.protocol.chars.SendNetBufferListsCompleteHandler as (c: number, n: number, f: number) => void)(b.context, link(rt, list), flags);
   }
@@ -483,7 +503,6 @@ function completeUp(rt: RuntimeCore, a: AdapterRecord, level: number, nbls: numb
 
 /** Indicates `nbls` upward from filter level `level` (-1: from the miniport). */
 function indicateUp(rt: RuntimeCore, a: AdapterRecord, level: number, nbls: number[], port: number, flags: number): void {
-  const m = modelOf(rt);
   for (let i = level + 1; i < a.filters.length; i++) {
     const f = a.filters[i]!;
     const h = f.driver.chars.ReceiveNetBufferListsHandler;
@@ -493,19 +512,14 @@ function indicateUp(rt: RuntimeCore, a: AdapterRecord, level: number, nbls: numb
     }
   }
   const resources = (flags & NDIS_RECEIVE_FLAGS_RESOURCES) !== 0;
-  const bindings = [...a.bindings].filter((b) => b.open);
-  if (!resources) {
-    for (const n of nbls) {
-      const fl = m.flights.get(n)!;
-      fl.holders = new Set(bindings);
-    }
-  }
-  if (bindings.length === 0) {
+  const bindings = a.bindings; // open bindings only (NdisCloseAdapterEx removes them)
+  if (!resources) for (const n of nbls) setRefs(rt, n, bindings.size);
+  if (bindings.size === 0) {
     // Nobody above: NDIS returns the NBLs at once.
     if (!resources) returnDown(rt, a, a.filters.length, nbls, flags & NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL ? NDIS_RETURN_FLAGS_DISPATCH_LEVEL : 0);
     return;
   }
-  for (const b of bindings) {
+  for (const b of [...bindings]) {
     if (!resources) for (const n of nbls) b.held.add(n);
     (b.protocol.chars.ReceiveNetBufferListsHandler as (c: number, n: number, p: number, k: number, f: number) => void)(b.context, link(rt, nbls), port, nbls.length, flags);
   }
@@ -513,7 +527,6 @@ function indicateUp(rt: RuntimeCore, a: AdapterRecord, level: number, nbls: numb
 
 /** Returns `nbls` down from above filter level `level` to whoever indicated each. */
 function returnDown(rt: RuntimeCore, a: AdapterRecord, level: number, nbls: number[], flags: number): void {
-  const m = modelOf(rt);
   for (let i = level - 1; i >= 0; i--) {
     const f = a.filters[i]!;
     const h = f.driver.chars.ReturnNetBufferListsHandler;
@@ -524,10 +537,8 @@ function returnDown(rt: RuntimeCore, a: AdapterRecord, level: number, nbls: numb
     }
     // Without a return handler a filter cannot have indicated NBLs of its own.
   }
-  for (const n of nbls) {
-    m.flights.delete(n);
-    rt.nblsAway.delete(n);
-  }
+  const away = awayOf(rt);
+  for (const n of nbls) away.delete(n);
   a.indicated -= nbls.length;
   (a.driver.chars.ReturnNetBufferListsHandler as (c: number, n: number, f: number) => void)(a.context!, link(rt, nbls), flags);
 }
@@ -871,7 +882,6 @@ export const driverApi = {
     nbls.forEach((n, i) => {
       if (!a.atMiniport.has(n)) throw ruleViolation(fn, `NetBufferLists[${i}]`, 'OWN-1', `${hexAddr(n)} was not sent to ${a.name} (or was completed already)`, n);
     });
-    if (new Set(nbls).size !== nbls.length) throw ruleViolation(fn, 'NetBufferLists', 'OWN-1', 'lists an NBL twice');
     for (const n of nbls) a.atMiniport.delete(n);
     completeUp(this, a, -1, nbls, SendCompleteFlags);
   },
@@ -897,25 +907,27 @@ export const driverApi = {
     const nbls = chainArg(this, fn, NetBufferLists);
     if (NumberOfNetBufferLists !== nbls.length) throw badParam(fn, 'NumberOfNetBufferLists', NumberOfNetBufferLists, `the chain's length (${nbls.length})`);
     if (a.state !== 'running') throw ruleViolation(fn, 'MiniportAdapterHandle', 'DRV-2', `${a.name} is ${a.state}: a miniport indicates receives only while running`, a.handle);
-    const m = modelOf(this);
     nbls.forEach((n, i) => {
       this.checkNotAway(fn, `NetBufferLists[${i}]`, n);
       const src = this.rd32(n + NBL.SourceHandle);
       if (src !== a.handle) throw ruleViolation(fn, `NetBufferLists[${i}]`, 'OWN-2', `${hexAddr(n)} has SourceHandle ${hexAddr(src)}; set it to the MiniportAdapterHandle ${hexAddr(a.handle)} before indicating`, n, src);
     });
-    if (new Set(nbls).size !== nbls.length) throw ruleViolation(fn, 'NetBufferLists', 'OWN-1', 'lists an NBL twice');
+    const away = awayOf(this);
     if ((ReceiveFlags & NDIS_RECEIVE_FLAGS_RESOURCES) === 0) {
+      const f = new Flight('recv', a, a);
       for (const n of nbls) {
-        const f = new Flight('recv', a, a);
-        m.flights.set(n, f);
-        this.nblsAway.set(n, f);
+        away.set(n, f);
+        setRefs(this, n, 0);
       }
       a.indicated += nbls.length;
       indicateUp(this, a, -1, nbls, PortNumber, ReceiveFlags);
     } else {
       // The NBLs stay the miniport's: mark them away only while the indication runs.
-      const f = new Flight('recv', a, a);
-      for (const n of nbls) this.nblsAway.set(n, f);
+      const f = new Flight('recv', a, a, true);
+      for (const n of nbls) {
+        away.set(n, f);
+        setRefs(this, n, 0);
+      }
       try {
         indicateUp(this, a, -1, nbls, PortNumber, ReceiveFlags);
       } finally {
@@ -1015,13 +1027,11 @@ export const driverApi = {
     if (!isU32(SendFlags)) throw badParam(fn, 'SendFlags', SendFlags, 'flags (u32)');
     const nbls = chainArg(this, fn, NetBufferLists);
     nbls.forEach((n, i) => this.checkNotAway(fn, `NetBufferLists[${i}]`, n));
-    if (new Set(nbls).size !== nbls.length) throw ruleViolation(fn, 'NetBufferLists', 'OWN-1', 'lists an NBL twice');
-    const m = modelOf(this);
+    const away = awayOf(this);
     const f = new Flight('send', b, b.adapter);
     for (const n of nbls) {
       this.u32[(n + NBL.SourceHandle) >>> 2] = b.handle;
-      m.flights.set(n, f);
-      this.nblsAway.set(n, f);
+      away.set(n, f);
     }
     b.sends += nbls.length;
     const a = b.adapter;
@@ -1045,14 +1055,12 @@ export const driverApi = {
     nbls.forEach((n, i) => {
       if (!b.held.has(n)) throw ruleViolation(fn, `NetBufferLists[${i}]`, 'OWN-1', `${hexAddr(n)} was not indicated to ${describe(b)} (or was returned already)`, n);
     });
-    if (new Set(nbls).size !== nbls.length) throw ruleViolation(fn, 'NetBufferLists', 'OWN-1', 'lists an NBL twice');
-    const m = modelOf(this);
     const back: number[] = [];
     for (const n of nbls) {
       b.held.delete(n);
-      const fl = m.flights.get(n)!;
-      fl.holders!.delete(b);
-      if (fl.holders!.size === 0) back.push(n);
+      const r = refsOf(this, n) - 1;
+      setRefs(this, n, r);
+      if (r === 0) back.push(n);
     }
     if (back.length) returnDown(this, b.adapter, b.adapter.filters.length, back, ReturnFlags);
   },
@@ -1150,10 +1158,10 @@ export const driverApi = {
     if (!isU32(PortNumber)) throw badParam(fn, 'PortNumber', PortNumber, 'an NDIS_PORT_NUMBER (u32)');
     if (!isU32(SendFlags)) throw badParam(fn, 'SendFlags', SendFlags, 'flags (u32)');
     const nbls = chainArg(this, fn, NetBufferLists);
-    const m = modelOf(this);
+    const away = awayOf(this);
     const own = new Flight('send', f, f.adapter);
     nbls.forEach((n, i) => {
-      const fl = m.flights.get(n);
+      const fl = away.get(n);
       if (fl) {
         if (fl.dir !== 'send' || fl.adapter !== f.adapter || f.adapter.atMiniport.has(n)) throw ruleViolation(fn, `NetBufferLists[${i}]`, 'OWN-1', `${hexAddr(n)} is not the filter's to send: it was ${fl.where}`, n);
         return;
@@ -1164,13 +1172,7 @@ export const driverApi = {
         throw ruleViolation(fn, 'NdisFilterHandle', 'DRV-3', `${describe(f)} originates a send but has no SendNetBufferListsCompleteHandler to get it back`, f.handle);
       }
     });
-    if (new Set(nbls).size !== nbls.length) throw ruleViolation(fn, 'NetBufferLists', 'OWN-1', 'lists an NBL twice');
-    for (const n of nbls) {
-      if (!m.flights.has(n)) {
-        m.flights.set(n, own);
-        this.nblsAway.set(n, own);
-      }
-    }
+    for (const n of nbls) if (!away.has(n)) away.set(n, own);
     const a = f.adapter;
     const level = a.filters.indexOf(f);
     if (a.state !== 'running') {
@@ -1190,9 +1192,9 @@ export const driverApi = {
     const f = handleArg(this, fn, 'NdisFilterHandle', NdisFilterHandle, 'module', 'a filter module handle');
     if (!isU32(SendCompleteFlags)) throw badParam(fn, 'SendCompleteFlags', SendCompleteFlags, 'flags (u32)');
     const nbls = chainArg(this, fn, NetBufferLists);
-    const m = modelOf(this);
+    const away = awayOf(this);
     nbls.forEach((n, i) => {
-      const fl = m.flights.get(n);
+      const fl = away.get(n);
       if (!fl || fl.dir !== 'send' || fl.adapter !== f.adapter) throw ruleViolation(fn, `NetBufferLists[${i}]`, 'OWN-1', `${hexAddr(n)} is not a send being completed on this adapter`, n);
       if (fl.origin === f) throw ruleViolation(fn, `NetBufferLists[${i}]`, 'OWN-1', `${hexAddr(n)} was sent by this filter: its completion ends here, do not pass it up`, n);
     });
@@ -1218,14 +1220,14 @@ export const driverApi = {
     if (!isU32(ReceiveFlags)) throw badParam(fn, 'ReceiveFlags', ReceiveFlags, 'flags (u32)');
     const nbls = chainArg(this, fn, NetBufferLists);
     if (NumberOfNetBufferLists !== nbls.length) throw badParam(fn, 'NumberOfNetBufferLists', NumberOfNetBufferLists, `the chain's length (${nbls.length})`);
-    const m = modelOf(this);
+    const away = awayOf(this);
     const a = f.adapter;
     if (f.state !== 'running') throw ruleViolation(fn, 'NdisFilterHandle', 'DRV-2', `${describe(f)} is ${f.state}: filters indicate only while running`, f.handle);
     const own = new Flight('recv', f, a);
     nbls.forEach((n, i) => {
-      const fl = m.flights.get(n);
+      const fl = away.get(n);
       if (fl) {
-        if (fl.dir !== 'recv' || fl.adapter !== a || fl.holders) throw ruleViolation(fn, `NetBufferLists[${i}]`, 'OWN-1', `${hexAddr(n)} is not the filter's to indicate: it was ${fl.where}`, n);
+        if (fl.dir !== 'recv' || fl.adapter !== a || fl.resources || refsOf(this, n) !== 0) throw ruleViolation(fn, `NetBufferLists[${i}]`, 'OWN-1', `${hexAddr(n)} is not the filter's to indicate: it was ${fl.where}`, n);
         return;
       }
       const src = this.rd32(n + NBL.SourceHandle);
@@ -1234,14 +1236,17 @@ export const driverApi = {
         throw ruleViolation(fn, 'NdisFilterHandle', 'DRV-3', `${describe(f)} originates a receive but has no ReturnNetBufferListsHandler to get it back (indicate with NDIS_RECEIVE_FLAGS_RESOURCES)`, f.handle);
       }
     });
-    if (new Set(nbls).size !== nbls.length) throw ruleViolation(fn, 'NetBufferLists', 'OWN-1', 'lists an NBL twice');
     const resources = (ReceiveFlags & NDIS_RECEIVE_FLAGS_RESOURCES) !== 0;
-    const mine = nbls.filter((n) => !m.flights.has(n));
-    if (!resources) for (const n of mine) { m.flights.set(n, own); this.nblsAway.set(n, own); }
+    const mine = nbls.filter((n) => !away.has(n));
+    const mark = resources ? new Flight('recv', f, a, true) : own;
+    for (const n of mine) {
+      away.set(n, mark);
+      setRefs(this, n, 0);
+    }
     try {
       indicateUp(this, a, a.filters.indexOf(f), nbls, PortNumber, ReceiveFlags);
     } finally {
-      if (resources) for (const n of mine) this.nblsAway.delete(n);
+      if (resources) for (const n of mine) away.delete(n);
     }
   },
 
@@ -1253,12 +1258,12 @@ export const driverApi = {
     const f = handleArg(this, fn, 'NdisFilterHandle', NdisFilterHandle, 'module', 'a filter module handle');
     if (!isU32(ReturnFlags)) throw badParam(fn, 'ReturnFlags', ReturnFlags, 'flags (u32)');
     const nbls = chainArg(this, fn, NetBufferLists);
-    const m = modelOf(this);
+    const away = awayOf(this);
     nbls.forEach((n, i) => {
-      const fl = m.flights.get(n);
-      if (!fl || fl.dir !== 'recv' || fl.adapter !== f.adapter) throw ruleViolation(fn, `NetBufferLists[${i}]`, 'OWN-1', `${hexAddr(n)} is not a receive of this adapter being returned`, n);
+      const fl = away.get(n);
+      if (!fl || fl.dir !== 'recv' || fl.adapter !== f.adapter || fl.resources) throw ruleViolation(fn, `NetBufferLists[${i}]`, 'OWN-1', `${hexAddr(n)} is not a receive of this adapter being returned`, n);
       if (fl.origin === f) throw ruleViolation(fn, `NetBufferLists[${i}]`, 'OWN-1', `${hexAddr(n)} was indicated by this filter: its return ends here, do not pass it down`, n);
-      if (fl.holders && fl.holders.size !== 0) throw ruleViolation(fn, `NetBufferLists[${i}]`, 'OWN-1', `${hexAddr(n)} is still held by ${fl.holders.size} protocol binding(s)`, n);
+      if (refsOf(this, n) !== 0) throw ruleViolation(fn, `NetBufferLists[${i}]`, 'OWN-1', `${hexAddr(n)} is still held by ${refsOf(this, n)} protocol binding(s)`, n);
     });
     returnDown(this, f.adapter, f.adapter.filters.indexOf(f), nbls, ReturnFlags);
   },
