@@ -15,7 +15,7 @@ import { SlabPool, createSlabPool, makeBatch, type SlabPoolOptions } from './poo
 import { formatPoolmon } from './poolmon.js';
 import { DescriptorRing, createRing, type RingOptions } from './ring.js';
 import { defineRecord, type FieldSpec, type RecordType } from './record.js';
-import { driverApi, createAdapter, type DriverApi, type Adapter, type AdapterOptions } from './ndis/driver.js';
+import { driverApi, createAdapter, listAdapters, runPnp, type DriverApi, type Adapter, type AdapterOptions } from './ndis/driver.js';
 import { createHub, registerVirtualMiniport, runDpcs, virtualCounters, type Hub, type VirtualMiniportOptions, type DpcResult, type NicCounters } from './vnic.js';
 
 /** A runtime: its own Wasm instance, memory, pools and handles. */
@@ -62,6 +62,20 @@ export class NdisRuntime extends RuntimeCore {
    */
   createAdapter(NdisMiniportDriverHandle: number, options: AdapterOptions): Adapter | null {
     return createAdapter(this, NdisMiniportDriverHandle, options);
+  }
+
+  /**
+   * Runs deferred PnP work, as Windows does some time after a driver registers: binds protocols
+   * and attaches filter drivers registered after adapters started. `createAdapter` and
+   * `runDpcs` run it first. Returns how many work items ran.
+   */
+  pnp(): number {
+    return runPnp(this);
+  }
+
+  /** Every adapter not yet removed (also one whose start-up threw), in creation order. */
+  adapters(): Adapter[] {
+    return listAdapters(this);
   }
 
   /**

@@ -17,7 +17,7 @@ import {
   NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES, NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
   NDIS_STATUS_PAUSED, NDIS_STATUS_SEND_ABORTED, NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL,
   NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL, NDIS_RECEIVE_FLAGS_PERFECT_FILTERED, type NDIS_MINIPORT_INIT_PARAMETERS,
-  type NDIS_MINIPORT_DRIVER_CHARACTERISTICS, type DriverApi,
+  type NDIS_MINIPORT_DRIVER_CHARACTERISTICS, type DriverApi, runPnp,
 } from './ndis/driver.js';
 import { NBL, E } from './ndis/layout.js';
 import type { NetBufferListApi, NblChainApi } from './ndis/nbl.js';
@@ -335,6 +335,7 @@ export function runDpcs(rtc: RuntimeCore, options: { batch?: number; maxPasses?:
   const maxPasses = options.maxPasses ?? 100_000;
   if (!isU32(batch) || batch === 0) throw badParam(fn, 'options.batch', batch, 'a count >= 1');
   if (!(maxPasses >= 1)) throw badParam(fn, 'options.maxPasses', maxPasses, 'a count >= 1');
+  runPnp(rt);
   const r: DpcResult = { passes: 0, sendsCompleted: 0, receivesIndicated: 0 };
   const s = stateOf(rt);
   let more = true;

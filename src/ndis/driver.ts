@@ -291,6 +291,8 @@ export interface AdapterRecord {
   indicated: number;
   /** A pause the miniport pended (NdisMPauseComplete ends it). */
   pausePending: boolean;
+  /** The PauseHandler returned SUCCESS with NBLs outstanding (DRV-2): paused once they are back. */
+  pauseEarly: boolean;
   imDeviceContext: number;
 }
 
@@ -353,6 +355,8 @@ export class DriverModel {
   readonly miniports: MiniportDriver[] = [];
   readonly filterDrivers: FilterDriver[] = [];
   readonly adapters: AdapterRecord[] = [];
+  /** PnP work deferred to runtime.pnp(): binding late protocols, attaching late filters. */
+  readonly pnpWork: (() => void)[] = [];
   adapterSerial = 0;
   constructor(readonly epoch: number) {}
 }
@@ -476,6 +480,8 @@ function completeUp(rt: RuntimeCore, a: AdapterRecord, level: number, nbls: numb
     const f = a.filters[i]!;
     const h = f.driver.chars.SendNetBufferListsCompleteHandler;
     if (typeof h === 'function') {
+      // The filter owns the NBLs it sent again from here on.
+      for (const n of nbls) if (away.get(n)?.origin === f) away.delete(n);
       (h as (c: number, n: number, f: number) => void)(f.context!, link(rt, nbls), flags);
       return;
     }
@@ -530,8 +536,11 @@ function returnDown(rt: RuntimeCore, a: AdapterRecord, level: number, nbls: numb
   for (let i = level - 1; i >= 0; i--) {
     const f = a.filters[i]!;
     const h = f.driver.chars.ReturnNetBufferListsHandler;
-    // A filter gets the returns of what passed through it and of what it indicated itself.
+    // A filter gets the returns of what passed through it and of what it indicated itself
+    // (those are its own again from here on).
     if (typeof h === 'function') {
+      const away = awayOf(rt);
+      for (const n of nbls) if (away.get(n)?.origin === f) away.delete(n);
       (h as (c: number, n: number, f: number) => void)(f.context!, link(rt, nbls), flags);
       return;
     }
@@ -555,18 +564,29 @@ function pauseStack(rt: RuntimeCore, a: AdapterRecord): void {
   if (a.state !== 'running') return;
   a.state = 'pausing';
   const s = statusOf(fn, 'MiniportPause', (a.driver.chars.PauseHandler as (c: number, p: object) => unknown)(a.context!, { Header: header(0x80, 1, 16), Flags: 0, PauseReason: 0 }), true);
-  if (s === NDIS_STATUS_PENDING) a.pausePending = true;
-  else pauseDone(rt, 'MiniportPause', a);
+  // A pause that returned SUCCESS too early stays pending: complete the sends, return the
+  // receives, then NdisMPauseComplete.
+  a.pausePending = true;
+  if (s !== NDIS_STATUS_PENDING) {
+    a.pauseEarly = true;
+    pauseDone(rt, 'MiniportPause', a);
+  }
 }
 
 /** The miniport finished pausing: nothing of the data path may be outstanding (DRV-2). */
 function pauseDone(rt: RuntimeCore, fn: string, a: AdapterRecord): void {
   if (a.atMiniport.size !== 0 || a.indicated !== 0) {
     throw ruleViolation(fn, undefined, 'DRV-2',
-      `${describe(a)} completed its pause with ${a.atMiniport.size} send(s) not completed and ${a.indicated} receive(s) not returned`, a.handle, a.atMiniport.size, a.indicated);
+      `${describe(a)} completed its pause with ${a.atMiniport.size} send(s) not completed and ${a.indicated} receive(s) not returned; complete them, then call NdisMPauseComplete`, a.handle, a.atMiniport.size, a.indicated);
   }
   a.pausePending = false;
+  a.pauseEarly = false;
   a.state = 'paused';
+}
+
+/** A pause the miniport reported done too early (DRV-2) ends once nothing is outstanding. */
+function settleEarlyPause(rt: RuntimeCore, a: AdapterRecord): void {
+  if (a.pauseEarly && a.atMiniport.size === 0 && a.indicated === 0) pauseDone(rt, 'pause', a);
 }
 
 /** Restarts an adapter's stack: the miniport, then filters bottom-up. */
@@ -607,6 +627,8 @@ function attachFilters(rt: RuntimeCore, a: AdapterRecord, drivers: readonly Filt
       continue;
     }
     if (mod.context === undefined) {
+      m.objects.delete(h);
+      rt.wasm.protocolDeregister(h); // freed unless the filter left pools on it
       throw ruleViolation('FilterAttach', 'AttachHandler', 'DRV-1', `${describe(mod)} returned NDIS_STATUS_SUCCESS without calling NdisFSetAttributes`, h);
     }
     mod.state = 'paused';
@@ -663,13 +685,17 @@ function unbind(rt: RuntimeCore, b: Binding): void {
 
 /** Halts an adapter: unbind, pause, detach filters, MiniportHaltEx, free the handle. */
 function halt(rt: RuntimeCore, a: AdapterRecord, action: number): void {
-  if (a.state === 'halted') return;
-  for (const b of [...a.bindings]) unbind(rt, b);
-  pauseStack(rt, a);
-  if (a.pausePending) throw ruleViolation('halt', undefined, 'DRV-2', `${describe(a)} pended its pause and has not called NdisMPauseComplete`, a.handle);
-  for (let i = a.filters.length - 1; i >= 0; i--) detachModule(rt, a.filters[i]!);
-  (a.driver.chars.HaltHandlerEx as (c: number, h: number) => void)(a.context!, action);
-  a.state = 'halted';
+  if (a.state !== 'halted') {
+    for (const b of [...a.bindings]) unbind(rt, b);
+    pauseStack(rt, a);
+    settleEarlyPause(rt, a);
+    if (a.pausePending) throw ruleViolation('halt', undefined, 'DRV-2', `${describe(a)} pended its pause and has not called NdisMPauseComplete`, a.handle);
+    for (let i = a.filters.length - 1; i >= 0; i--) detachModule(rt, a.filters[i]!);
+    (a.driver.chars.HaltHandlerEx as (c: number, h: number) => void)(a.context!, action);
+    a.state = 'halted';
+  }
+  // POOL-6 when MiniportHaltEx left pools on the handle: the adapter stays listed (halted) so
+  // that a retried remove() frees the handle once the pools are gone.
   freeHandle(rt, 'MiniportHaltEx', 'MiniportAdapterHandle', a.handle);
   a.driver.adapters.delete(a);
   const m = modelOf(rt);
@@ -706,13 +732,18 @@ export class Adapter {
   /** Restarts the stack (the miniport, then filters bottom-up). */
   restart(): void {
     this.#live('restart');
+    settleEarlyPause(this.rt, this.rec);
     if (this.rec.pausePending || this.rec.state === 'pausing') throw ruleViolation('Adapter.restart', undefined, 'DRV-2', `${describe(this.rec)} is still pausing`, this.handle);
     restartStack(this.rt, this.rec);
   }
 
-  /** Removes the adapter as PnP would: unbinds protocols, pauses, detaches filters, halts the miniport. */
+  /**
+   * Removes the adapter as PnP would: unbinds protocols, pauses, detaches filters, halts the
+   * miniport. When MiniportHaltEx left pools on the adapter handle (POOL-6), free them and call
+   * remove() again to release the handle.
+   */
   remove(): void {
-    this.#live('remove');
+    if (modelOf(this.rt).objects.get(this.rec.handle) !== this.rec) this.#live('remove');
     halt(this.rt, this.rec, NdisHaltDeviceDisabled);
   }
 
@@ -723,12 +754,43 @@ export class Adapter {
   }
 }
 
+/** @internal runtime.adapters(): every adapter not yet removed, in creation order. */
+export function listAdapters(rt: RuntimeCore): Adapter[] {
+  return modelOf(rt).adapters.map((a) => new Adapter(rt, a));
+}
+
+/**
+ * @internal NdisRegisterProtocolDriver: NDIS binds a new protocol to the adapters already
+ * running, later (as Windows does, asynchronously): at the next runtime.pnp(), runDpcs() or
+ * createAdapter().
+ */
+export function bindNewProtocol(rt: RuntimeCore, handle: number): void {
+  const m = modelOf(rt);
+  m.pnpWork.push(() => {
+    const p = m.objects.get(handle);
+    if (p?.type !== 'protocol') return; // deregistered meanwhile
+    for (const a of [...m.adapters]) if (a.state === 'running') bindOne(rt, p, a);
+  });
+}
+
+/** @internal runtime.pnp(): runs deferred PnP work (late binds and attaches). Returns how many items ran. */
+export function runPnp(rt: RuntimeCore): number {
+  const m = modelOf(rt);
+  let n = 0;
+  while (m.pnpWork.length) {
+    m.pnpWork.shift()!();
+    n++;
+  }
+  return n;
+}
+
 /** @internal runtime.createAdapter */
 export function createAdapter(rt: RuntimeCore, NdisMiniportDriverHandle: number, options: AdapterOptions, imDeviceContext = 0): Adapter | null {
   const fn = 'createAdapter';
   const d = handleArg(rt, fn, 'NdisMiniportDriverHandle', NdisMiniportDriverHandle, 'miniport', 'a miniport driver handle from NdisMRegisterMiniportDriver');
   if (typeof options !== 'object' || options === null) throw badParam(fn, 'options', options, 'an object { name, macAddress?, linkSpeed? }');
   if (typeof options.name !== 'string' || options.name.length === 0) throw badParam(fn, 'options.name', options.name, 'a non-empty string');
+  runPnp(rt);
   const m = modelOf(rt);
   const n = ++m.adapterSerial;
   let mac = [2, 0, 0, 0, (n >> 8) & 0xff, n & 0xff];
@@ -745,7 +807,7 @@ export function createAdapter(rt: RuntimeCore, NdisMiniportDriverHandle: number,
   if (h === 0) return null;
   const a: AdapterRecord = {
     type: 'adapter', handle: h, driver: d, name: options.name, mac, linkSpeed, options, state: 'initializing',
-    context: undefined, filters: [], bindings: new Set(), atMiniport: new Set(), indicated: 0, pausePending: false,
+    context: undefined, filters: [], bindings: new Set(), atMiniport: new Set(), indicated: 0, pausePending: false, pauseEarly: false,
     imDeviceContext,
   };
   m.objects.set(h, a);
@@ -768,6 +830,7 @@ export function createAdapter(rt: RuntimeCore, NdisMiniportDriverHandle: number,
   }
   if (a.context === undefined) {
     m.objects.delete(h);
+    rt.wasm.protocolDeregister(h); // freed unless the miniport left pools on it
     throw ruleViolation('MiniportInitializeEx', 'InitializeHandlerEx', 'DRV-1', `returned NDIS_STATUS_SUCCESS for ${options.name} without registering its MiniportAdapterContext (NdisMSetMiniportAttributes with registration attributes)`, h);
   }
   a.state = 'paused';
@@ -941,6 +1004,7 @@ export const driverApi = {
     const fn = 'NdisMPauseComplete';
     const a = handleArg(this, fn, 'MiniportAdapterHandle', MiniportAdapterHandle, 'adapter', 'a miniport adapter handle');
     if (!a.pausePending) throw ruleViolation(fn, 'MiniportAdapterHandle', 'DRV-2', `${a.name} has no pended pause`, a.handle);
+    a.pauseEarly = false;
     pauseDone(this, fn, a);
   },
 
@@ -1111,6 +1175,19 @@ export const driverApi = {
     m.objects.set(handle, d);
     m.filterDrivers.push(d);
     NdisFilterDriverHandle.value = handle as NDIS_HANDLE;
+    // NDIS attaches the new filter (on top of the stack) to the adapters already started, later
+    // (runtime.pnp()), pausing each stack around the attach.
+    m.pnpWork.push(() => {
+      if (m.objects.get(d.handle) !== d) return; // deregistered meanwhile
+      for (const a of [...m.adapters]) {
+        if ((a.state !== 'running' && a.state !== 'paused') || [...d.modules].some((x) => x.adapter === a)) continue;
+        const wasRunning = a.state === 'running';
+        if (wasRunning) pauseStack(this, a);
+        if (a.pausePending) continue; // the miniport pended its pause: not now
+        attachFilters(this, a, [d]);
+        if (wasRunning) restartStack(this, a);
+      }
+    });
     return NDIS_STATUS_SUCCESS;
   },
 
@@ -1177,7 +1254,7 @@ export const driverApi = {
     const level = a.filters.indexOf(f);
     if (a.state !== 'running') {
       for (const n of nbls) this.u32[(n + NBL.Status) >>> 2] = NDIS_STATUS_PAUSED;
-      completeUp(this, a, level, nbls, 0);
+      completeUp(this, a, level - 1, nbls, 0); // from this filter's own completion handler up
       return;
     }
     sendDown(this, a, level, nbls, PortNumber, SendFlags);
@@ -1227,7 +1304,7 @@ export const driverApi = {
     nbls.forEach((n, i) => {
       const fl = away.get(n);
       if (fl) {
-        if (fl.dir !== 'recv' || fl.adapter !== a || fl.resources || refsOf(this, n) !== 0) throw ruleViolation(fn, `NetBufferLists[${i}]`, 'OWN-1', `${hexAddr(n)} is not the filter's to indicate: it was ${fl.where}`, n);
+        if (fl.dir !== 'recv' || fl.adapter !== a || (fl.resources && (ReceiveFlags & NDIS_RECEIVE_FLAGS_RESOURCES) === 0) || refsOf(this, n) !== 0) throw ruleViolation(fn, `NetBufferLists[${i}]`, 'OWN-1', `${hexAddr(n)} is not the filter's to indicate: it was ${fl.where}`, n);
         return;
       }
       const src = this.rd32(n + NBL.SourceHandle);

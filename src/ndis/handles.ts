@@ -14,7 +14,7 @@ import {
   MdlMappingNoExecute,
 } from './constants.js';
 import { E, KIND, MDL } from './layout.js';
-import { addProtocol, handleType, removeProtocol, unbindProtocol } from './driver.js';
+import { addProtocol, bindNewProtocol, handleType, removeProtocol, unbindProtocol } from './driver.js';
 
 /** A protocol callback. Arguments follow the C handler; the driver-model issue invokes them. */
 export type ProtocolHandler = (...args: never[]) => unknown;
@@ -144,6 +144,8 @@ export const handleApi = {
     this.characteristics.set(handle, { ...c });
     addProtocol(this, handle, ProtocolDriverContext, c);
     NdisProtocolHandle.value = handle as NDIS_HANDLE;
+    // NDIS binds the protocol to the adapters already running, later (runtime.pnp()).
+    bindNewProtocol(this, handle);
     return NDIS_STATUS_SUCCESS;
   },
 
