@@ -315,6 +315,8 @@ export function nicSend(n: usize, head: usize): u32 {
   if (e != E_OK) return e;
   e = nblChainCheck(head, false);
   if (e != E_OK) return e >= 40 ? e : argErr(1, e & 7);
+  gImmHead = 0;
+  gImmTail = 0;
   let count: u32 = 0;
   let p = head;
   while (p != 0) {
@@ -327,8 +329,15 @@ export function nicSend(n: usize, head: usize): u32 {
     }
     store<u32>(nblRefs(p), refs);
     nAdd64(n, N_SENDS_QUEUED, 1);
-    if (refs == 0) complete(n, p);
-    else {
+    if (refs == 0) {
+      // Nothing to transmit: it completes at once, in a chain of its own (nicTakeImmediate),
+      // not in the send-complete chain a DPC pass is building.
+      store<u32>(p + NBL_NEXT, 0);
+      if (gImmTail != 0) store<u32>(gImmTail + NBL_NEXT, <u32>p);
+      else gImmHead = p;
+      gImmTail = p;
+      nAdd64(n, N_SENDS_DONE, 1);
+    } else {
       store<u32>(p + NBL_NEXT, 0);
       let tail = <usize>nU32(n, N_WAIT_TAIL);
       if (tail != 0) store<u32>(tail + NBL_NEXT, <u32>p);
@@ -340,6 +349,17 @@ export function nicSend(n: usize, head: usize): u32 {
   }
   gErrDetail = count;
   return E_OK;
+}
+
+let gImmHead: usize = 0;
+let gImmTail: usize = 0;
+
+/** Takes the chain of NBLs the last nicSend completed at once (no NBs), or 0. */
+export function nicTakeImmediate(): usize {
+  let h = gImmHead;
+  gImmHead = 0;
+  gImmTail = 0;
+  return h;
 }
 
 /** Drops one NB reference of `nbl`; the last completes it. */
@@ -398,7 +418,7 @@ function transmit(n: usize, nb: usize): void {
   let nbl = nbOwner(nb);
   // A frame needs its Ethernet header, inside a consistent MDL chain.
   let len = load<u32>(nb + NB_DATA_LENGTH);
-  if (nbAndChain(nb) != E_OK || len < NIC_HEADER) {
+  if (nbAndChain(nb) != E_OK || len < NIC_HEADER || load<u32>(nb + NB_MDL_CHAIN) == 0) {
     store<u32>(nbl + NBL_STATUS, STATUS_INVALID_DATA);
     nAdd64(n, N_TX_ERRORS, 1);
     return;

@@ -133,6 +133,7 @@ export interface WasmExports {
   nicSetReady(n: number, ready: number): number;
   nicPostRecv(n: number, nbl: number): number;
   nicSend(n: number, head: number): number;
+  nicTakeImmediate(): number;
   hubDpc(h: number, budget: number): number;
   nicTakeDone(n: number): number;
   nicTakeRx(n: number): number;

@@ -263,8 +263,9 @@ export function registerVirtualMiniport(rtc: RuntimeCore, options: VirtualMinipo
       }
       const e = rt.wasm.nicSend(v.nic, nbls) >>> 0;
       if (e !== E.OK) throw new Error(`netvmini: queueing sends failed (error ${e})`);
-      // NBLs without NBs complete at once.
-      completeSends(rt, v, flags & 1 ? NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL : 0);
+      // NBLs without NBs complete at once (the DPC completes the others).
+      const now = rt.wasm.nicTakeImmediate() >>> 0;
+      if (now !== 0) rt.NdisMSendNetBufferListsComplete(v.handle as NDIS_HANDLE, now as never, flags & 1 ? NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL : 0);
     },
 
     // MPReturnNetBufferLists: each returned NBL is an RCB again.

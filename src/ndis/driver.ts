@@ -553,7 +553,7 @@ function returnDown(rt: RuntimeCore, a: AdapterRecord, level: number, nbls: numb
 }
 
 /** Pauses an adapter's stack: filters top-down, then the miniport. */
-function pauseStack(rt: RuntimeCore, a: AdapterRecord): void {
+function pauseStack(rt: RuntimeCore, a: AdapterRecord, removing = false): void {
   const fn = 'pause';
   for (let i = a.filters.length - 1; i >= 0; i--) {
     const f = a.filters[i]!;
@@ -569,7 +569,9 @@ function pauseStack(rt: RuntimeCore, a: AdapterRecord): void {
   a.pausePending = true;
   if (s !== NDIS_STATUS_PENDING) {
     a.pauseEarly = true;
-    pauseDone(rt, 'MiniportPause', a);
+    // While removing, the protocols unbind next and give back what they hold: judge then.
+    if (removing) settleEarlyPause(rt, a);
+    else pauseDone(rt, 'MiniportPause', a);
   }
 }
 
@@ -686,9 +688,11 @@ function unbind(rt: RuntimeCore, b: Binding): void {
 /** Halts an adapter: unbind, pause, detach filters, MiniportHaltEx, free the handle. */
 function halt(rt: RuntimeCore, a: AdapterRecord, action: number): void {
   if (a.state !== 'halted') {
+    // As NDIS removes a device: pause the stack (queued sends complete with PAUSED), unbind the
+    // protocols (each returns what it holds and closes), detach the filters, halt.
+    pauseStack(rt, a, true);
     for (const b of [...a.bindings]) unbind(rt, b);
-    pauseStack(rt, a);
-    settleEarlyPause(rt, a);
+    if (a.pauseEarly) pauseDone(rt, 'MiniportPause', a); // DRV-2 if anything is still out
     if (a.pausePending) throw ruleViolation('halt', undefined, 'DRV-2', `${describe(a)} pended its pause and has not called NdisMPauseComplete`, a.handle);
     for (let i = a.filters.length - 1; i >= 0; i--) detachModule(rt, a.filters[i]!);
     (a.driver.chars.HaltHandlerEx as (c: number, h: number) => void)(a.context!, action);
