@@ -62,6 +62,7 @@ import { gResult } from "./nbl";
 export function lastResult(): u32 { return gResult; }
 export { memoryBytes, unitsOwned, unitsFreeCount, unitsTop, maxPagesGet, heapReserve };
 export { poolSetMax, liveObjects, liveNext, faultsSet, faultsInjected };
+export { quarantineEnable, quarantinePool, quarantineCount } from "./slab";
 
 /** Sets up the runtime within `maxPages` 64 KiB pages. Returns the root address, or 0. */
 export function init(maxPages: u32): usize {

@@ -257,6 +257,12 @@
 @inline export const ST_ALLOCATED: u8 = 1;
 // @ts-ignore: decorator
 @inline export const ST_FREEING: u8 = 2;
+/** Freed but held back from reuse (verifier quarantine); its bytes are POISON. */
+// @ts-ignore: decorator
+@inline export const ST_QUARANTINED: u8 = 3;
+/** The byte freed objects are filled with while in quarantine. */
+// @ts-ignore: decorator
+@inline export const POISON: u8 = 0xDD;
 
 // ---------------------------------------------------------------------------------------------
 // Pool descriptor (128 bytes). Root pools have static descriptors; every other pool's
@@ -358,6 +364,9 @@
 /** Never release this pool's empty slabs (room reserved up front: NDIS 5 packet pools). */
 // @ts-ignore: decorator
 @inline export const PF_KEEP: u32 = 8;
+/** Freed objects are poisoned and quarantined before reuse (verifier mode, VERIFY pools). */
+// @ts-ignore: decorator
+@inline export const PF_QUAR: u32 = 16;
 
 // ---------------------------------------------------------------------------------------------
 // Pool kinds: what a pool's objects are. Handle validation checks the kind of the pool that

@@ -5,6 +5,7 @@
 // below E_LIMIT that src/ turns into an NdisBugCheck. On an error nothing has changed.
 
 import { genRelease } from "./gentable";
+import { quarantineReset, quarantinePool } from "./slab";
 import {
   E_OK, E_NOT_OURS, E_WRONG_KIND, E_NOT_ALLOCATED, ARG_SHIFT, SL_POOL, P_REQ_SIZE,
   E_POOL4, E_NB_ARGS, E_NB_RANGE, E_POOL5, E_POOL6, E_WRONG_TAG, E_MDL_LOOP, E_BAD_RANGE,
@@ -63,6 +64,7 @@ export function rootsInit(): void {
 /** Frees everything: every slab returns to the page source, every handle becomes invalid. */
 export function resetAll(): void {
   unitsResetAll();
+  quarantineReset();
   rootsInit();
 }
 
@@ -369,6 +371,13 @@ export function ndisPoolNew(
   let pool = poolAlloc(root(rootIdx));
   if (pool == 0) return 0;
   poolInit(pool, kind, tag, <u32>objSize, auxWords, 0, <u32>owner);
+  // NET_BUFFER(_LIST)_POOL_FLAG_VERIFY (bit 0 of both): frees are poisoned and quarantined
+  // even outside verifier mode (DESIGN D7). No memory for the quarantine ring: NULL.
+  if ((flags & 1) && !quarantinePool(pool)) {
+    lookup(pool, 0);
+    freeLookedUp();
+    return 0;
+  }
   pSet(pool, P_USER0, dataSize);
   pSet(pool, P_USER1, flags);
   if (ownerAux) store<u32>(ownerAux, load<u32>(ownerAux) + 1);

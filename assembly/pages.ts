@@ -31,6 +31,8 @@ import { UNIT_SHIFT, UNIT_SIZE, UNIT_MASK, MAX_UNITS } from "./layout";
 //                 below it (0: off)
 //   48 rng        xorshift32 state of the fault injector
 //   52 faults     allocations failed by injection
+//   56 quarantine  the quarantine ring (slab.ts), 0 until a quarantining pool frees
+//   60 quarAll     1 in verifier mode: every pool created from now on quarantines
 //   64 roots      root pool descriptors (slab.ts), ROOT_COUNT * POOL_DESC_SIZE bytes
 // ---------------------------------------------------------------------------------------------
 // @ts-ignore: decorator
@@ -61,6 +63,10 @@ import { UNIT_SHIFT, UNIT_SIZE, UNIT_MASK, MAX_UNITS } from "./layout";
 @inline export const R_RNG: u32 = 48;
 // @ts-ignore: decorator
 @inline export const R_FAULTS: u32 = 52;
+// @ts-ignore: decorator
+@inline export const R_QUAR: u32 = 56;
+// @ts-ignore: decorator
+@inline export const R_QALL: u32 = 60;
 // @ts-ignore: decorator
 @inline export const R_ROOTS: u32 = 64;
 

@@ -21,16 +21,16 @@ import {
   E_OK, E_NOT_OURS, E_WRONG_KIND, E_MISALIGNED, E_NOT_ALLOCATED, E_WRONG_POOL, E_DUPLICATE,
   SL_POOL, SL_FREE_TOP, SL_CAP, SL_OBJ_SIZE, SL_MAGIC, SL_OBJ_START, SL_NEXT, SL_PREV,
   SL_UNITS, SL_LISTED, SL_AUX_WORDS, SL_AUX_START, SL_STATE, MAGIC_SHIFT,
-  ST_FREE, ST_ALLOCATED, ST_FREEING,
+  ST_FREE, ST_ALLOCATED, ST_FREEING, ST_QUARANTINED, POISON, PF_QUAR,
   P_KIND, P_TAG, P_OBJ_SIZE, P_CAP, P_MAGIC, P_SLAB_UNITS, P_OBJ_OFFSET, P_CURRENT, P_PARTIAL,
   P_SPARE, P_SLAB_COUNT, P_OUTSTANDING, P_PEAK, P_MAX_OUT, P_AUX_WORDS, P_ALLOCS, P_FREES,
   P_FAILURES, P_OWNER, P_FLAGS, P_BYTES, P_ID, P_REQ_SIZE, P_UNITS, POOL_DESC_SIZE,
-  PF_LARGE, PF_KEEP,
+  PF_LARGE, PF_KEEP, ROOT_COUNT,
   UNIT_SHIFT, UNIT_MASK, SLAB_MAX_UNITS, SHARED_OBJECT_MAX, MIN_OBJECT_SIZE, ALIGN_MASK,
 } from "./layout";
 import {
-  ROOT, TABLE, slabOf, rootU32, rootSetU32, R_SERIAL, R_ROOTS, R_FAULT, R_RNG, R_FAULTS, unitsAlloc,
-  unitsFree, unitsMap, unitsTop,
+  ROOT, TABLE, slabOf, rootU32, rootSetU32, R_SERIAL, R_ROOTS, R_FAULT, R_RNG, R_FAULTS, R_QUAR, R_QALL,
+  unitsAlloc, unitsFree, unitsMap, unitsTop, heapReserve,
 } from "./pages";
 
 // ---------------------------------------------------------------------------------------------
@@ -107,11 +107,12 @@ export function poolInit(
   pSet(pool, P_OBJ_SIZE, objSize);
   if (objSize > SHARED_OBJECT_MAX || (flags & PF_LARGE)) {
     // One object per slab, the slab sized to fit (or sized per allocation when objSize is 0).
-    pSet(pool, P_FLAGS, flags | PF_LARGE);
+    pSet(pool, P_FLAGS, flags | PF_LARGE | (rootU32(R_QALL) != 0 ? PF_QUAR : 0));
     if (flags & PF_LARGE) pSet(pool, P_OBJ_SIZE, 0);
     pSet(pool, P_CAP, 1);
     return true;
   }
+  if (rootU32(R_QALL) != 0) flags |= PF_QUAR;
   pSet(pool, P_FLAGS, flags);
   // Smallest slab whose unused tail is at most 1/16 of it; else the best of 1..16 units.
   let bestUnits: u32 = 1, bestWaste: u32 = 0xFFFFFFFF;
@@ -198,6 +199,7 @@ function listUnlink(pool: usize, slab: usize): void {
  * slab table is scanned for the pool's full slabs. The descriptor itself is not freed.
  */
 export function poolRelease(pool: usize): void {
+  if (pU32(pool, P_FLAGS) & PF_QUAR) quarantinePurge(pool);
   let top = unitsTop();
   if (pU32(pool, P_OUTSTANDING) == 0) {
     // Every slab is empty, so each is the current one, on the partial list or the spare.
@@ -461,7 +463,124 @@ export function freeLookedUp(): void {
   pSet(pool, P_OUTSTANDING, pU32(pool, P_OUTSTANDING) - 1);
   pInc64(pool, P_FREES);
   store<u64>(pool + P_BYTES, load<u64>(pool + P_BYTES) - sU32(slab, SL_OBJ_SIZE));
-  pushFree(pool, slab, idx);
+  if (pU32(pool, P_FLAGS) & PF_QUAR) quarantine(slab, idx);
+  else pushFree(pool, slab, idx);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Quarantine (verifier mode, VERIFY pools): a freed object is poisoned and parked in a FIFO ring
+// shared by the runtime; it becomes reusable only when `capacity` later frees pushed it out.
+// Until then lookups see it as not allocated, so a use after free is caught even though a plain
+// pool would have handed the slot out again. Ring block (heapReserve, never freed):
+//   0 capacity (power of two)   4 pushes (free-running)   8 pops (free-running)   16 entries[]
+// ---------------------------------------------------------------------------------------------
+// @ts-ignore: decorator
+@inline const Q_CAP: u32 = 0;
+// @ts-ignore: decorator
+@inline const Q_PUSH: u32 = 4;
+// @ts-ignore: decorator
+@inline const Q_POP: u32 = 8;
+// @ts-ignore: decorator
+@inline const Q_ENTRIES: u32 = 16;
+/** Default quarantine length (frees an object waits before reuse). */
+// @ts-ignore: decorator
+@inline export const QUARANTINE_DEFAULT: u32 = 1024;
+
+/**
+ * Turns verifier quarantine on: every pool created from now on quarantines its frees, and so do
+ * the root pools (re-flagged here). `capacity` (a power of two) is the quarantine length; the
+ * ring is made once per runtime (a later call keeps the first ring). Returns false when the
+ * memory budget cannot hold the ring.
+ */
+export function quarantineEnable(capacity: u32, all: bool): bool {
+  if (capacity == 0 || (capacity & (capacity - 1)) != 0) return false;
+  if (rootU32(R_QUAR) == 0) {
+    let q = heapReserve(Q_ENTRIES + (capacity << 2));
+    if (q == 0) return false;
+    memory.fill(q, 0, Q_ENTRIES);
+    store<u32>(q + Q_CAP, capacity);
+    rootSetU32(R_QUAR, <u32>q);
+  }
+  if (all) {
+    rootSetU32(R_QALL, 1);
+    for (let i: u32 = 0; i < ROOT_COUNT; i++) {
+      let r = root(i);
+      if (pU32(r, P_KIND) != 0) pSet(r, P_FLAGS, pU32(r, P_FLAGS) | PF_QUAR);
+    }
+  }
+  return true;
+}
+
+/** Marks `pool` as quarantining (a VERIFY pool in normal mode). False: no ring (no memory). */
+export function quarantinePool(pool: usize): bool {
+  if (rootU32(R_QUAR) == 0 && !quarantineEnable(QUARANTINE_DEFAULT, false)) return false;
+  pSet(pool, P_FLAGS, pU32(pool, P_FLAGS) | PF_QUAR);
+  return true;
+}
+
+/** Objects in quarantine now. */
+export function quarantineCount(): u32 {
+  let q = <usize>rootU32(R_QUAR);
+  return q == 0 ? 0 : load<u32>(q + Q_PUSH) - load<u32>(q + Q_POP);
+}
+
+/** Poisons object `idx` of `slab` and parks it; the oldest parked object goes back to its slab when the ring is full. */
+function quarantine(slab: usize, idx: u32): void {
+  let q = <usize>rootU32(R_QUAR);
+  let size = sU32(slab, SL_OBJ_SIZE);
+  let addr = <usize>sU32(slab, SL_OBJ_START) + <usize>idx * size;
+  if (q == 0) { pushFree(<usize>sU32(slab, SL_POOL), slab, idx); return; }
+  store<u8>(slab + SL_STATE + idx, ST_QUARANTINED);
+  memory.fill(addr, POISON, size);
+  let cap = load<u32>(q + Q_CAP);
+  let push = load<u32>(q + Q_PUSH);
+  if (push - load<u32>(q + Q_POP) == cap) releaseOldest(q);
+  store<u32>(q + Q_ENTRIES + ((push & (cap - 1)) << 2), <u32>addr);
+  store<u32>(q + Q_PUSH, push + 1);
+}
+
+/** Returns the oldest quarantined object to its slab's free stack. */
+function releaseOldest(q: usize): void {
+  let cap = load<u32>(q + Q_CAP);
+  let pop = load<u32>(q + Q_POP);
+  let addr = <usize>load<u32>(q + Q_ENTRIES + ((pop & (cap - 1)) << 2));
+  store<u32>(q + Q_POP, pop + 1);
+  if (addr == 0) return; // purged (its pool was freed)
+  let slab = slabOf(addr);
+  let off = <u32>(addr - <usize>sU32(slab, SL_OBJ_START));
+  let idx = <u32>((<u64>off * load<u64>(slab + SL_MAGIC)) >> MAGIC_SHIFT);
+  pushFree(<usize>sU32(slab, SL_POOL), slab, idx);
+}
+
+/**
+ * Takes `pool`'s objects out of quarantine (back onto their slabs' free stacks): before the pool
+ * releases its slabs, so that no ring entry points into memory the pool gave back.
+ */
+function quarantinePurge(pool: usize): void {
+  let q = <usize>rootU32(R_QUAR);
+  if (q == 0) return;
+  let cap = load<u32>(q + Q_CAP);
+  let push = load<u32>(q + Q_PUSH);
+  for (let i = load<u32>(q + Q_POP); i != push; i++) {
+    let e = q + Q_ENTRIES + ((i & (cap - 1)) << 2);
+    let addr = <usize>load<u32>(e);
+    if (addr == 0) continue;
+    let slab = slabOf(addr);
+    if (<usize>sU32(slab, SL_POOL) != pool) continue;
+    store<u32>(e, 0); // the slot stays in the ring, empty
+    let off = <u32>(addr - <usize>sU32(slab, SL_OBJ_START));
+    let idx = <u32>((<u64>off * load<u64>(slab + SL_MAGIC)) >> MAGIC_SHIFT);
+    pushFree(pool, slab, idx);
+  }
+}
+
+/** Empties the quarantine (runtime reset: every slab is gone). */
+export function quarantineReset(): void {
+  let q = <usize>rootU32(R_QUAR);
+  if (q != 0) {
+    store<u32>(q + Q_PUSH, 0);
+    store<u32>(q + Q_POP, 0);
+  }
 }
 
 /** Returns object `idx` to its slab's free stack (counters are the caller's). */
@@ -559,7 +678,8 @@ export function poolFreeMany(pool: usize, ptrs: usize, n: u32): u32 {
     let off = <u32>(p - <usize>sU32(slab, SL_OBJ_START));
     let idx = <u32>((<u64>off * load<u64>(slab + SL_MAGIC)) >> MAGIC_SHIFT);
     bytes += sU32(slab, SL_OBJ_SIZE);
-    pushFree(pool, slab, idx);
+    if (pU32(pool, P_FLAGS) & PF_QUAR) quarantine(slab, idx);
+    else pushFree(pool, slab, idx);
   }
   // Counters once per call (every entry was checked to belong to `pool`).
   pSet(pool, P_OUTSTANDING, pU32(pool, P_OUTSTANDING) - n);

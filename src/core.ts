@@ -121,6 +121,9 @@ export interface WasmExports {
   genFreeMany(pool: number, hs: number, n: number): number;
   genNextLive(pool: number, after: number): number;
   genTable(pool: number): number;
+  quarantineEnable(capacity: number, all: number): number;
+  quarantinePool(pool: number): number;
+  quarantineCount(): number;
   hubCreate(): number;
   hubCheck(h: number): number;
   hubDestroy(h: number): number;
@@ -151,10 +154,13 @@ export interface RuntimeOptions {
    */
   maxMemory?: number;
   /**
-   * Verifier mode (DESIGN D7). In this version the flag is recorded and reported by
-   * `runtime.verifier` but enables no extra checks yet; the always-on O(1) checks apply either way.
+   * Verifier mode (DESIGN D7, README "Verifier mode"): freed objects are poisoned and
+   * quarantined, allocation and free sites are recorded, IRQL rules are checked. Slower; off by
+   * default.
    */
   verifier?: boolean;
+  /** Verifier mode: frees an object waits in quarantine before its slot is reused (a power of two, default 1024). */
+  quarantine?: number;
   /**
    * Back the runtime with a shared `WebAssembly.Memory` (a SharedArrayBuffer), so that views from
    * `runtime.bytes()` stay valid when memory grows. Default: true where SharedArrayBuffer is

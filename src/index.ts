@@ -35,6 +35,8 @@ export {
   NetBufferListCancelId,
 } from './ndis/driver.js';
 export { Hub, type NicCounters, type VirtualMiniportOptions, type DpcResult } from './vnic.js';
+export { PASSIVE_LEVEL, APC_LEVEL, DISPATCH_LEVEL, HIGH_LEVEL, type NDIS_SPIN_LOCK } from './ndis/irql.js';
+export type { LeakEntry, Site } from './verifier.js';
 export {
   type PNET_BUFFER_LIST, type NET_BUFFER_LIST_POOL_PARAMETERS,
   NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1, NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_2,
@@ -181,3 +183,12 @@ export const NdisMIndicateReceiveNetBufferLists = rt.NdisMIndicateReceiveNetBuff
 export const NdisOpenAdapterEx = rt.NdisOpenAdapterEx.bind(rt);
 export const NdisFRegisterFilterDriver = rt.NdisFRegisterFilterDriver.bind(rt);
 export const NdisFIndicateReceiveNetBufferLists = rt.NdisFIndicateReceiveNetBufferLists.bind(rt);
+export const KeGetCurrentIrql = rt.KeGetCurrentIrql.bind(rt);
+export const KeRaiseIrql = rt.KeRaiseIrql.bind(rt);
+export const KeLowerIrql = rt.KeLowerIrql.bind(rt);
+export const NdisAllocateSpinLock = rt.NdisAllocateSpinLock.bind(rt);
+export const NdisFreeSpinLock = rt.NdisFreeSpinLock.bind(rt);
+export const NdisAcquireSpinLock = rt.NdisAcquireSpinLock.bind(rt);
+export const NdisReleaseSpinLock = rt.NdisReleaseSpinLock.bind(rt);
+export const NdisDprAcquireSpinLock = rt.NdisDprAcquireSpinLock.bind(rt);
+export const NdisDprReleaseSpinLock = rt.NdisDprReleaseSpinLock.bind(rt);

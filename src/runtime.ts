@@ -16,10 +16,29 @@ import { formatPoolmon } from './poolmon.js';
 import { DescriptorRing, createRing, type RingOptions } from './ring.js';
 import { defineRecord, type FieldSpec, type RecordType } from './record.js';
 import { driverApi, createAdapter, listAdapters, runPnp, type DriverApi, type Adapter, type AdapterOptions } from './ndis/driver.js';
+import { irqlApi, type IrqlApi } from './ndis/irql.js';
+import { installVerifier, verifierOf, type LeakEntry } from './verifier.js';
 import { createHub, registerVirtualMiniport, runDpcs, virtualCounters, type Hub, type VirtualMiniportOptions, type DpcResult, type NicCounters } from './vnic.js';
 
 /** A runtime: its own Wasm instance, memory, pools and handles. */
 export class NdisRuntime extends RuntimeCore {
+  /**
+   * Live NDIS objects with the site that allocated each (verifier mode only): pools, NET_BUFFERs,
+   * NET_BUFFER_LISTs, MDLs, memory blocks, generic objects, packets and buffers, with their pool,
+   * owner handle and tag. For finding leaks; not for the data path.
+   * @throws Error outside verifier mode.
+   */
+  leaks(): LeakEntry[] {
+    const v = verifierOf(this);
+    if (!v) throw new Error('runtime.leaks() needs verifier mode: createRuntime({ verifier: true })');
+    return v.leaks();
+  }
+
+  /** Objects waiting in the quarantine (verifier mode, VERIFY pools). */
+  quarantined(): number {
+    return this.wasm.quarantineCount() >>> 0;
+  }
+
   /**
    * Creates a fixed-size pool (the idiomatic API).
    * @returns the pool, or null when the memory budget cannot hold even its descriptor.
@@ -109,23 +128,36 @@ export class NdisRuntime extends RuntimeCore {
 }
 
 // Every NDIS function is a method of NdisRuntime with the same name and parameters.
-export interface NdisRuntime extends HandleApi, NetBufferApi, NetBufferListApi, NblChainApi, DataSpaceApi, PacketApi, PacketPoolInfoApi, DriverApi {}
-Object.assign(NdisRuntime.prototype, handleApi, netBufferApi, netBufferListApi, nblChainApi, dataSpaceApi, packetApi, packetPoolInfoApi, driverApi);
+export interface NdisRuntime extends HandleApi, NetBufferApi, NetBufferListApi, NblChainApi, DataSpaceApi, PacketApi, PacketPoolInfoApi, DriverApi, IrqlApi {}
+Object.assign(NdisRuntime.prototype, handleApi, netBufferApi, netBufferListApi, nblChainApi, dataSpaceApi, packetApi, packetPoolInfoApi, driverApi, irqlApi);
 
 /** Names of the NDIS functions that are methods of NdisRuntime. */
-export const NDIS_FUNCTIONS = [...Object.keys(handleApi), ...Object.keys(netBufferApi), ...Object.keys(netBufferListApi), ...Object.keys(dataSpaceApi), ...Object.keys(packetApi), ...Object.keys(driverApi)] as const;
+export const NDIS_FUNCTIONS = [...Object.keys(handleApi), ...Object.keys(netBufferApi), ...Object.keys(netBufferListApi), ...Object.keys(dataSpaceApi), ...Object.keys(packetApi), ...Object.keys(driverApi), ...Object.keys(irqlApi)] as const;
+
+/** Methods the verifier wraps: every NDIS function and the chain helpers. */
+const VERIFIED = [...NDIS_FUNCTIONS, ...Object.keys(nblChainApi), ...Object.keys(packetPoolInfoApi)];
+
+/** Turns verifier mode on for a new runtime (quarantine length from the options). */
+function verify(rt: NdisRuntime, options: RuntimeOptions | undefined): NdisRuntime {
+  const q = options?.quarantine ?? 1024;
+  if (!Number.isInteger(q) || q < 1 || q > 1 << 20 || (q & (q - 1)) !== 0) {
+    throw new RangeError(`createRuntime: options.quarantine must be a power of two in [1, 2^20] (got ${String(q)})`);
+  }
+  if (rt.verifier) installVerifier(rt, VERIFIED, q);
+  return rt;
+}
 
 /** Creates a runtime (works in Node and browsers; compiles the module once per process). */
 export async function createRuntime(options?: RuntimeOptions): Promise<NdisRuntime> {
   const [maxPages, shared, verifier] = resolveOptions(options);
   const mod = await compileAsync(shared);
   const [x, mem, root] = instantiate(mod, shared, maxPages);
-  return new NdisRuntime(x, mem, shared, verifier, root);
+  return verify(new NdisRuntime(x, mem, shared, verifier, root), options);
 }
 
 /** Creates a runtime synchronously (Node). */
 export function createRuntimeSync(options?: RuntimeOptions): NdisRuntime {
   const [maxPages, shared, verifier] = resolveOptions(options);
   const [x, mem, root] = instantiate(compileSync(shared), shared, maxPages);
-  return new NdisRuntime(x, mem, shared, verifier, root);
+  return verify(new NdisRuntime(x, mem, shared, verifier, root), options);
 }

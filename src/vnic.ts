@@ -20,6 +20,7 @@ import {
   type NDIS_MINIPORT_DRIVER_CHARACTERISTICS, type DriverApi, runPnp,
 } from './ndis/driver.js';
 import { NBL, E } from './ndis/layout.js';
+import { atDispatch } from './ndis/irql.js';
 import type { NetBufferListApi, NblChainApi } from './ndis/nbl.js';
 
 /** NIC record offsets (assembly/nic.ts N_*). */
@@ -339,6 +340,12 @@ export function runDpcs(rtc: RuntimeCore, options: { batch?: number; maxPasses?:
   runPnp(rt);
   const r: DpcResult = { passes: 0, sendsCompleted: 0, receivesIndicated: 0 };
   const s = stateOf(rt);
+  // A DPC runs at DISPATCH_LEVEL: so do the completions and indications it makes.
+  atDispatch(rt, true, () => dpcPasses(rt, s, r, batch, maxPasses));
+  return r;
+}
+
+function dpcPasses(rt: Rt, s: VState, r: DpcResult, batch: number, maxPasses: number): void {
   let more = true;
   while (more && r.passes < maxPasses) {
     more = false;
@@ -363,7 +370,6 @@ export function runDpcs(rtc: RuntimeCore, options: { batch?: number; maxPasses?:
       }
     }
   }
-  return r;
 }
 
 /** @internal Counters of a virtual adapter by its NdisMiniportHandle (undefined for other miniports). */

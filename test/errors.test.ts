@@ -211,6 +211,15 @@ describe('NdisBugCheck', () => {
       'DRV-1': 0x00d00070,
       'DRV-2': 0x00d00071,
       'DRV-3': 0x00d00072,
+      'IRQL-NB': 0x00d00080,
+      'IRQL-MISC': 0x00d00081,
+      'IRQL-PROT': 0x00d00082,
+      'IRQL-DPR': 0x00d00083,
+      'LOCK-5': 0x00d00084,
+      IRQL: 0x00d00085,
+      LOCK: 0x00d00086,
+      'LEAK-MDL': 0x00d00090,
+      'LEAK-MEM': 0x00d00091,
     });
   });
 

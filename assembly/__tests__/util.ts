@@ -131,8 +131,13 @@ export function checkInvariants(pool: usize): u32 {
         let cap = load<u32>(slab + SL_CAP);
         let freeTop = load<u32>(slab + SL_FREE_TOP);
         let n: u32 = 0;
-        for (let i: u32 = 0; i < cap; i++) if (load<u8>(slab + SL_STATE + i) == ST_ALLOCATED) n++;
-        if (freeTop + n != cap) return 1;
+        let quarantined: u32 = 0; // VERIFY pools park freed objects (neither free nor allocated)
+        for (let i: u32 = 0; i < cap; i++) {
+          let st = load<u8>(slab + SL_STATE + i);
+          if (st == ST_ALLOCATED) n++;
+          else if (st == 3) quarantined++;
+        }
+        if (freeTop + n + quarantined != cap) return 1;
         allocated += n;
         if (freeTop > 0) {
           if (large) return 2;

@@ -25,6 +25,7 @@ import {
 import { E, NBL } from './layout.js';
 import { isOut, type NDIS_PROTOCOL_DRIVER_CHARACTERISTICS } from './handles.js';
 import { chainFail, type PNET_BUFFER_LIST } from './nbl.js';
+import { atDispatch } from './irql.js';
 
 // -- constants (ndis.h) ------------------------------------------------------------------------
 
@@ -465,12 +466,12 @@ function sendDown(rt: RuntimeCore, a: AdapterRecord, level: number, nbls: number
     const f = a.filters[i]!;
     const h = f.driver.chars.SendNetBufferListsHandler;
     if (typeof h === 'function') {
-      (h as (c: number, n: number, p: number, f: number) => void)(f.context!, link(rt, nbls), port, flags);
+      atDispatch(rt, (flags & 1) !== 0, () => (h as (c: number, n: number, p: number, f: number) => void)(f.context!, link(rt, nbls), port, flags));
       return;
     }
   }
   for (const n of nbls) a.atMiniport.add(n);
-  (a.driver.chars.SendNetBufferListsHandler as (c: number, n: number, p: number, f: number) => void)(a.context!, link(rt, nbls), port, flags);
+  atDispatch(rt, (flags & 1) !== 0, () => (a.driver.chars.SendNetBufferListsHandler as (c: number, n: number, p: number, f: number) => void)(a.context!, link(rt, nbls), port, flags));
 }
 
 /** Completes `nbls` upward from filter level `level` (-1: from the miniport). */
@@ -482,7 +483,7 @@ function completeUp(rt: RuntimeCore, a: AdapterRecord, level: number, nbls: numb
     if (typeof h === 'function') {
       // The filter owns the NBLs it sent again from here on.
       for (const n of nbls) if (away.get(n)?.origin === f) away.delete(n);
-      (h as (c: number, n: number, f: number) => void)(f.context!, link(rt, nbls), flags);
+      atDispatch(rt, (flags & 1) !== 0, () => (h as (c: number, n: number, f: number) => void)(f.context!, link(rt, nbls), flags));
       return;
     }
   }
@@ -503,7 +504,7 @@ function completeUp(rt: RuntimeCore, a: AdapterRecord, level: number, nbls: numb
   for (const [b, list] of byBinding) {
     for (const n of list) away.delete(n);
     b.sends -= list.length;
-    (b.protocol.chars.SendNetBufferListsCompleteHandler as (c: number, n: number, f: number) => void)(b.context, link(rt, list), flags);
+    atDispatch(rt, (flags & 1) !== 0, () => (b.protocol.chars.SendNetBufferListsCompleteHandler as (c: number, n: number, f: number) => void)(b.context, link(rt, list), flags));
   }
 }
 
@@ -513,7 +514,7 @@ function indicateUp(rt: RuntimeCore, a: AdapterRecord, level: number, nbls: numb
     const f = a.filters[i]!;
     const h = f.driver.chars.ReceiveNetBufferListsHandler;
     if (typeof h === 'function') {
-      (h as (c: number, n: number, p: number, k: number, f: number) => void)(f.context!, link(rt, nbls), port, nbls.length, flags);
+      atDispatch(rt, (flags & 1) !== 0, () => (h as (c: number, n: number, p: number, k: number, f: number) => void)(f.context!, link(rt, nbls), port, nbls.length, flags));
       return;
     }
   }
@@ -527,7 +528,7 @@ function indicateUp(rt: RuntimeCore, a: AdapterRecord, level: number, nbls: numb
   }
   for (const b of [...bindings]) {
     if (!resources) for (const n of nbls) b.held.add(n);
-    (b.protocol.chars.ReceiveNetBufferListsHandler as (c: number, n: number, p: number, k: number, f: number) => void)(b.context, link(rt, nbls), port, nbls.length, flags);
+    atDispatch(rt, (flags & 1) !== 0, () => (b.protocol.chars.ReceiveNetBufferListsHandler as (c: number, n: number, p: number, k: number, f: number) => void)(b.context, link(rt, nbls), port, nbls.length, flags));
   }
 }
 
@@ -541,7 +542,7 @@ function returnDown(rt: RuntimeCore, a: AdapterRecord, level: number, nbls: numb
     if (typeof h === 'function') {
       const away = awayOf(rt);
       for (const n of nbls) if (away.get(n)?.origin === f) away.delete(n);
-      (h as (c: number, n: number, f: number) => void)(f.context!, link(rt, nbls), flags);
+      atDispatch(rt, (flags & 1) !== 0, () => (h as (c: number, n: number, f: number) => void)(f.context!, link(rt, nbls), flags));
       return;
     }
     // Without a return handler a filter cannot have indicated NBLs of its own.
@@ -549,7 +550,7 @@ function returnDown(rt: RuntimeCore, a: AdapterRecord, level: number, nbls: numb
   const away = awayOf(rt);
   for (const n of nbls) away.delete(n);
   a.indicated -= nbls.length;
-  (a.driver.chars.ReturnNetBufferListsHandler as (c: number, n: number, f: number) => void)(a.context!, link(rt, nbls), flags);
+  atDispatch(rt, (flags & 1) !== 0, () => (a.driver.chars.ReturnNetBufferListsHandler as (c: number, n: number, f: number) => void)(a.context!, link(rt, nbls), flags));
 }
 
 /** Pauses an adapter's stack: filters top-down, then the miniport. */
