@@ -33,6 +33,9 @@
  *                record's layout (little-endian)
  *   record.f32view    reference: the same through a raw Float32Array view of linear memory
  *                ((p >>> 2) + field offset / 4): the accessors' overhead is the gap to this
+ *   verifier.frame  frame.ndis's loop (free one of 1024 live MdlAndData NBs, allocate one) on a runtime
+ *                created with { verifier: true }: sites recorded, IRQL checked, frees quarantined
+ *   verifier.plain  baseline: the same loop on a normal runtime
  *   vnic.64      vNIC loopback, 64-byte frames: NdisSendNetBufferLists → virtual miniport → hub DPC in Wasm
  *                → send-complete + NdisMIndicateReceiveNetBufferLists → NdisReturnNetBufferLists, bursts
  *                of 64 between two virtual adapters (bench/vnic.js), per frame (reference: no JS twin)
@@ -149,6 +152,27 @@ let nbCursor = 0;
 
 // SlabPool of 64-byte objects (single and bulk cases), a zero-copy batch, Wasm-loop scratch.
 const slab = rt.createSlabPool({ objectSize: 64, tag: 'Bnch' });
+// Verifier cost: the frame loop on a verifier runtime and on a normal one (each its own runtime).
+function frameLoop(r) {
+  const pool = r.NdisAllocateNetBufferPool(0, {
+    Header: { Type: NDIS_OBJECT_TYPE_DEFAULT, Revision: NET_BUFFER_POOL_PARAMETERS_REVISION_1, Size: NDIS_SIZEOF_NET_BUFFER_POOL_PARAMETERS_REVISION_1 },
+    PoolTag: POOL_TAG('fireV'.slice(0, 4)), DataSize: FRAME,
+  });
+  const live = new Uint32Array(RING);
+  for (let i = 0; i < RING; i++) live[i] = r.NdisAllocateNetBufferMdlAndData(pool);
+  let c = 0;
+  return () => {
+    for (let k = 0; k < INNER; k++) {
+      c = (c + 1) & (RING - 1);
+      r.NdisFreeNetBuffer(live[c]);
+      const nb = r.NdisAllocateNetBufferMdlAndData(pool);
+      if (nb === 0) throw new Error('NULL NET_BUFFER');
+      live[c] = nb;
+    }
+  };
+}
+const verifierFrame = frameLoop(await createRuntime({ verifier: true }));
+const plainFrame = frameLoop(await createRuntime());
 // vNIC loopback: its own runtime, two adapters on a hub, bursts of 64 frames.
 const vnicRt = await createRuntime();
 const loop64 = makeLoopback(vnicRt, 64);
@@ -809,6 +833,22 @@ const CASES = [
     },
   },
   {
+    id: 'verifier.frame', group: 'verifier', baseline: 'verifier.plain',
+    name: 'verifier mode: NdisFreeNetBuffer + NdisAllocateNetBufferMdlAndData (1514 B), 1024 live',
+    perCall: INNER,
+    fn() {
+      verifierFrame();
+    },
+  },
+  {
+    id: 'verifier.plain', group: 'verifier', short: 'the same on a normal runtime',
+    name: 'normal runtime: NdisFreeNetBuffer + NdisAllocateNetBufferMdlAndData (1514 B), 1024 live',
+    perCall: INNER,
+    fn() {
+      plainFrame();
+    },
+  },
+  {
     id: 'vnic.64', group: 'vnic', reference: true,
     name: 'vNIC loopback, 64-byte frames, bursts of 64: send → hub → indicate → return, per frame',
     perCall: 64,
@@ -939,7 +979,7 @@ function runSuite(suite) {
 
 const results = new Map();
 let failed = false;
-for (const group of ['frame', 'nbl', 'chain', 'packet', 'ring', 'vnic', 'single', 'bulk', 'gen', 'record', 'acquire']) {
+for (const group of ['frame', 'nbl', 'chain', 'packet', 'ring', 'vnic', 'verifier', 'single', 'bulk', 'gen', 'record', 'acquire']) {
   const cases = CASES.filter((c) => c.group === group && selected.has(c.id));
   if (cases.length === 0) continue;
   const suite = new Benchmark.Suite(group);

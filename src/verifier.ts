@@ -118,6 +118,27 @@ function irqlRule(name: string): IrqlRule | null {
   return ['IRQL-NB', DISPATCH_LEVEL, false]; // every other NDIS call of this package: <= DISPATCH
 }
 
+/** A site whose stack text is made on first read. */
+class LazySite implements Site {
+  #holder: Error | null;
+  #stack = '';
+  constructor(readonly fn: string, holder: Error) {
+    this.#holder = holder;
+  }
+  get stack(): string {
+    if (this.#holder) {
+      const lines = (this.#holder.stack ?? '').split('\n').slice(1);
+      const outside = lines.filter((l) => !/\/(verifier|runtime|core|driver|vnic|pool|ndis\/[a-z]+)\.(js|ts)/.test(l));
+      this.#stack = (outside.length ? outside : lines).slice(0, 8).map((l) => l.trim()).join('\n');
+      this.#holder = null;
+    }
+    return this.#stack;
+  }
+  toJSON(): Site {
+    return { fn: this.fn, stack: this.stack };
+  }
+}
+
 /** The verifier state of a runtime. */
 export class Verifier {
   readonly live = new Map<number, Rec>();
@@ -125,11 +146,16 @@ export class Verifier {
   readonly freed = new Map<number, [Site | undefined, Site]>();
   constructor(readonly rt: RuntimeCore, readonly remember: number) {}
 
-  /** The caller's stack, without this file's and the library's frames. */
+  /**
+   * The caller's site. The stack is captured here but formatted only when read (formatting is
+   * the expensive part: tens of µs), and without this file's and the library's frames.
+   */
   static site(fn: string): Site {
-    const lines = (new Error().stack ?? '').split('\n').slice(1);
-    const outside = lines.filter((l) => !/\/(verifier|runtime|core|driver|vnic|pool|ndis\/[a-z]+)\.(js|ts)/.test(l));
-    return { fn, stack: (outside.length ? outside : lines).slice(0, 8).map((l) => l.trim()).join('\n') };
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 10;
+    const holder = new Error();
+    Error.stackTraceLimit = limit;
+    return new LazySite(fn, holder);
   }
 
   allocated(addr: number, rec: Rec): void {
