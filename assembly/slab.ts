@@ -472,7 +472,8 @@ export function freeLookedUp(): void {
 // shared by the runtime; it becomes reusable only when `capacity` later frees pushed it out.
 // Until then lookups see it as not allocated, so a use after free is caught even though a plain
 // pool would have handed the slot out again. Ring block (heapReserve, never freed):
-//   0 capacity (power of two)   4 pushes (free-running)   8 pops (free-running)   16 entries[]
+//   0 capacity (power of two)   4 pushes (free-running)   8 pops (free-running)
+//   12 objects parked (entries emptied by a pool's release no longer count)   16 entries[]
 // ---------------------------------------------------------------------------------------------
 // @ts-ignore: decorator
 @inline const Q_CAP: u32 = 0;
@@ -480,6 +481,8 @@ export function freeLookedUp(): void {
 @inline const Q_PUSH: u32 = 4;
 // @ts-ignore: decorator
 @inline const Q_POP: u32 = 8;
+// @ts-ignore: decorator
+@inline const Q_LIVE: u32 = 12;
 // @ts-ignore: decorator
 @inline const Q_ENTRIES: u32 = 16;
 /** Default quarantine length (frees an object waits before reuse). */
@@ -521,7 +524,7 @@ export function quarantinePool(pool: usize): bool {
 /** Objects in quarantine now. */
 export function quarantineCount(): u32 {
   let q = <usize>rootU32(R_QUAR);
-  return q == 0 ? 0 : load<u32>(q + Q_PUSH) - load<u32>(q + Q_POP);
+  return q == 0 ? 0 : load<u32>(q + Q_LIVE);
 }
 
 /** Poisons object `idx` of `slab` and parks it; the oldest parked object goes back to its slab when the ring is full. */
@@ -537,6 +540,7 @@ function quarantine(slab: usize, idx: u32): void {
   if (push - load<u32>(q + Q_POP) == cap) releaseOldest(q);
   store<u32>(q + Q_ENTRIES + ((push & (cap - 1)) << 2), <u32>addr);
   store<u32>(q + Q_PUSH, push + 1);
+  store<u32>(q + Q_LIVE, load<u32>(q + Q_LIVE) + 1);
 }
 
 /** Returns the oldest quarantined object to its slab's free stack. */
@@ -546,6 +550,7 @@ function releaseOldest(q: usize): void {
   let addr = <usize>load<u32>(q + Q_ENTRIES + ((pop & (cap - 1)) << 2));
   store<u32>(q + Q_POP, pop + 1);
   if (addr == 0) return; // purged (its pool was freed)
+  store<u32>(q + Q_LIVE, load<u32>(q + Q_LIVE) - 1);
   let slab = slabOf(addr);
   let off = <u32>(addr - <usize>sU32(slab, SL_OBJ_START));
   let idx = <u32>((<u64>off * load<u64>(slab + SL_MAGIC)) >> MAGIC_SHIFT);
@@ -568,6 +573,7 @@ function quarantinePurge(pool: usize): void {
     let slab = slabOf(addr);
     if (<usize>sU32(slab, SL_POOL) != pool) continue;
     store<u32>(e, 0); // the slot stays in the ring, empty
+    store<u32>(q + Q_LIVE, load<u32>(q + Q_LIVE) - 1);
     let off = <u32>(addr - <usize>sU32(slab, SL_OBJ_START));
     let idx = <u32>((<u64>off * load<u64>(slab + SL_MAGIC)) >> MAGIC_SHIFT);
     pushFree(pool, slab, idx);
@@ -580,6 +586,7 @@ export function quarantineReset(): void {
   if (q != 0) {
     store<u32>(q + Q_PUSH, 0);
     store<u32>(q + Q_POP, 0);
+    store<u32>(q + Q_LIVE, 0);
   }
 }
 

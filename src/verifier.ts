@@ -90,10 +90,9 @@ const FREES: Record<string, number> = {
 
 /** Calls that release a handle: live MDLs / memory allocated with it are reported first. */
 const HANDLE_RELEASES: Record<string, number> = {
+  // The driver model checks the handles it frees itself (adapters, bindings, filter modules,
+  // miniport and filter drivers): see driver.ts freeHandle.
   NdisDeregisterProtocolDriver: 0,
-  NdisMDeregisterMiniportDriver: 0,
-  NdisFDeregisterFilterDriver: 0,
-  NdisCloseAdapterEx: 0,
   NdisFreeGenericObject: 0,
 };
 
@@ -182,6 +181,31 @@ export class Verifier {
       else this.live.delete(a);
     }
     return out;
+  }
+
+  /**
+   * LEAK-MDL / LEAK-MEM: `h` is about to be released while MDLs or memory blocks allocated with
+   * it are live. Called by the wrappers and by the driver model before it frees a handle.
+   */
+  checkRelease(fn: string, h: number): void {
+    const rt = this.rt;
+    const left = this.stillLive().filter(([a, r]) => r.owner === h && (rt.kindAt(a) === KIND.MDL || rt.kindAt(a) === KIND.MEMORY));
+    if (left.length === 0) return;
+    const mdls = left.filter(([a]) => rt.kindAt(a) === KIND.MDL);
+    const mem = left.length - mdls.length;
+    const what = [mdls.length ? `${mdls.length} MDL(s)` : '', mem ? `${mem} memory block(s)` : ''].filter(Boolean).join(' and ');
+    const list = [...mdls, ...left.filter(([a]) => rt.kindAt(a) !== KIND.MDL)];
+    const err = ruleViolation(fn, undefined, mdls.length ? 'LEAK-MDL' : 'LEAK-MEM',
+      `${hexAddr(h)} still has ${what} allocated with it: ${list.slice(0, 8).map(([a, r]) => `${kindLabel(rt.kindAt(a))} ${hexAddr(a)} (${r.site.fn} at ${frame(r.site)})`).join(', ')}${list.length > 8 ? `, and ${list.length - 8} more` : ''}`,
+      h, left.length, list[0]![0]);
+    Object.assign(err, { leaks: list.map(([a]) => a) });
+    throw err;
+  }
+
+  /** Adds the pools (and their objects) a handle still owns to its POOL-6 bug check. */
+  explainPool6(err: NdisBugCheck, h: number): NdisBugCheck {
+    const pools = new Set(this.stillLive().filter(([, r]) => r.owner === h).map(([a]) => a));
+    return withLeaks(this, err, (r) => r.owner === h || pools.has(r.pool));
   }
 
   leaks(): LeakEntry[] {
@@ -287,18 +311,7 @@ export function installVerifier(rt: RuntimeCore, functions: readonly string[], q
         throw ruleViolation(name, undefined, 'LOCK-5', `called with ${s.held} NDIS spin lock(s) held`, s.held);
       }
       // Releasing a handle that still has MDLs or memory blocks allocated with it.
-      if (releaseArg !== undefined) {
-        const h = args[releaseArg] as number;
-        const left = v.stillLive().filter(([a, r]) => r.owner === h && (rt.kindAt(a) === KIND.MDL || rt.kindAt(a) === KIND.MEMORY));
-        if (left.length) {
-          const [a0] = left[0]!;
-          const mdl = rt.kindAt(a0) === KIND.MDL;
-          const err = ruleViolation(name, undefined, mdl ? 'LEAK-MDL' : 'LEAK-MEM',
-            `${hexAddr(h)} still has ${left.length} ${mdl ? 'MDL(s) (ALT-MDL)' : 'memory block(s)'} allocated with it: ${left.slice(0, 8).map(([a, r]) => `${hexAddr(a)} (${r.site.fn} at ${frame(r.site)})`).join(', ')}`, h, left.length, a0);
-          Object.assign(err, { leaks: left.map(([a]) => a) });
-          throw err;
-        }
-      }
+      if (releaseArg !== undefined) v.checkRelease(name, args[releaseArg] as number);
       // Objects a free will release, read before the call.
       let freeing: number[] | null = null;
       if (freeArg !== undefined) freeing = [args[freeArg] as number];
@@ -317,15 +330,12 @@ export function installVerifier(rt: RuntimeCore, functions: readonly string[], q
       } catch (err) {
         if (err instanceof NdisBugCheck) {
           const rid = err.rule as string;
-          if (rid.startsWith('ALT-') || rid === 'NBL-FREE-1') {
+          if (rid.startsWith('ALT-') || rid === 'NBL-FREE-1' || rid === 'PKT-1') {
             const addr = err.parameters[0] === 0x07 ? err.parameters[3] : err.parameters[1];
             throw withSites(v, err, addr);
           }
           if (rid === 'POOL-5') throw withLeaks(v, err, (r) => r.pool === (args[0] as number));
-          if (rid === 'POOL-6') {
-            const h = args[0] as number;
-            throw withLeaks(v, err, (r) => r.owner === h);
-          }
+          if (rid === 'POOL-6') throw v.explainPool6(err, args[0] as number);
         }
         throw err;
       }

@@ -26,6 +26,7 @@ import { E, NBL } from './layout.js';
 import { isOut, type NDIS_PROTOCOL_DRIVER_CHARACTERISTICS } from './handles.js';
 import { chainFail, type PNET_BUFFER_LIST } from './nbl.js';
 import { atDispatch } from './irql.js';
+import { verifierOf } from '../verifier.js';
 
 // -- constants (ndis.h) ------------------------------------------------------------------------
 
@@ -412,8 +413,13 @@ function newHandle(rt: RuntimeCore, context: number): number {
 
 /** Frees a handle record: POOL-6 when it still owns pools. */
 function freeHandle(rt: RuntimeCore, fn: string, arg: string, h: number): void {
+  const v = verifierOf(rt);
+  v?.checkRelease(fn, h); // verifier: LEAK-MDL / LEAK-MEM
   const e = rt.wasm.protocolDeregister(h) >>> 0;
-  if (e !== E.OK) throw rt.fail(fn, e, [arg], [h], 'an NDIS handle', 'ORIGIN');
+  if (e !== E.OK) {
+    const err = rt.fail(fn, e, [arg], [h], 'an NDIS handle', 'ORIGIN');
+    throw v && err.rule === 'POOL-6' ? v.explainPool6(err, h) : err;
+  }
   modelOf(rt).objects.delete(h);
 }
 

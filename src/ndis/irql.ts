@@ -33,6 +33,8 @@ interface LockState {
 export class IrqlState {
   irql = PASSIVE_LEVEL;
   held = 0;
+  /** Locks held, in acquisition order (they are released in the reverse order). */
+  readonly stack: object[] = [];
   readonly locks = new WeakMap<object, LockState>();
   constructor(readonly epoch: number) {}
 }
@@ -72,6 +74,13 @@ function lockState(rt: RuntimeCore, fn: string, lock: unknown): LockState {
   const st = irqlOf(rt).locks.get(lock);
   if (!st) throw ruleViolation(fn, 'SpinLock', 'LOCK', 'is not a spin lock initialised with NdisAllocateSpinLock (or it was freed)');
   return st;
+}
+
+/** LOCK: nested spin locks are released in the reverse order of acquisition. */
+function outOfOrder(fn: string, s: IrqlState, lock: object): void {
+  if (s.stack[s.stack.length - 1] !== lock) {
+    throw ruleViolation(fn, 'SpinLock', 'LOCK', `is released out of order: ${s.stack.length - 1 - s.stack.indexOf(lock)} lock(s) acquired after it are still held (release those first; releasing this one would restore an IRQL below them)`);
+  }
 }
 
 export const irqlApi = {
@@ -139,6 +148,7 @@ export const irqlApi = {
     SpinLock.OldIrql = s.irql;
     s.irql = DISPATCH_LEVEL;
     s.held++;
+    s.stack.push(SpinLock);
   },
 
   /** Releases a spin lock acquired with NdisAcquireSpinLock, back to the IRQL it raised from. */
@@ -147,8 +157,10 @@ export const irqlApi = {
     const st = lockState(this, fn, SpinLock);
     const s = irqlOf(this);
     if (!st.held) throw ruleViolation(fn, 'SpinLock', 'LOCK', 'is not held');
+    outOfOrder(fn, s, SpinLock);
     st.held = false;
     s.held--;
+    s.stack.pop();
     s.irql = st.old;
   },
 
@@ -163,6 +175,7 @@ export const irqlApi = {
     st.old = DISPATCH_LEVEL;
     SpinLock.OldIrql = DISPATCH_LEVEL;
     s.held++;
+    s.stack.push(SpinLock);
   },
 
   /** Releases a spin lock acquired with NdisDprAcquireSpinLock (stays at DISPATCH_LEVEL). */
@@ -172,8 +185,10 @@ export const irqlApi = {
     const s = irqlOf(this);
     if (!st.held) throw ruleViolation(fn, 'SpinLock', 'LOCK', 'is not held');
     if (s.irql !== DISPATCH_LEVEL) throw ruleViolation(fn, undefined, 'IRQL-DPR', `called at IRQL ${s.irql}; the Dpr variant needs DISPATCH_LEVEL`, s.irql);
+    outOfOrder(fn, s, SpinLock);
     st.held = false;
     s.held--;
+    s.stack.pop();
   },
 };
 
