@@ -194,6 +194,14 @@ function tagSetFind(kind: u32, tag: u32, create: bool): usize {
  * Adds a pool's counters to its (kind, tag) set before the pool is destroyed, so per-tag
  * statistics outlive the pool (as poolmon's do). Statistics only: dropped if out of memory.
  */
+/**
+ * Makes sure the tag set that will keep `pool`'s counters after it is freed exists (per-tag
+ * counters stay exact even if memory is exhausted when the pool is freed). false: no memory.
+ */
+export function tagSetReserve(pool: usize): bool {
+  return tagSetFind(pU32(pool, P_KIND), pU32(pool, P_TAG), true) != 0;
+}
+
 export function retire(pool: usize): void {
   let set = tagSetFind(pU32(pool, P_KIND), pU32(pool, P_TAG), true);
   if (set == 0) return;
@@ -372,8 +380,9 @@ export function ndisPoolNew(
   if (pool == 0) return 0;
   poolInit(pool, kind, tag, <u32>objSize, auxWords, 0, <u32>owner);
   // NET_BUFFER(_LIST)_POOL_FLAG_VERIFY (bit 0 of both): frees are poisoned and quarantined
-  // even outside verifier mode (DESIGN D7). No memory for the quarantine ring: NULL.
-  if ((flags & 1) && !quarantinePool(pool)) {
+  // even outside verifier mode (DESIGN D7). No memory for the quarantine ring (or for the
+  // tag's counters): NULL.
+  if (!tagSetReserve(pool) || ((flags & 1) && !quarantinePool(pool))) {
     lookup(pool, 0);
     freeLookedUp();
     return 0;
@@ -575,7 +584,7 @@ export function nbCheck(nb: usize): u32 {
 export function slabPoolCreate(objectSize: u32, tag: u32, maxOut: u32): usize {
   let pool = poolAlloc(root(ROOT_SLAB_POOLS));
   if (pool == 0) return 0;
-  if (!poolInit(pool, K_SLAB_OBJ, tag, objectSize, 0, 0, 0)) {
+  if (!poolInit(pool, K_SLAB_OBJ, tag, objectSize, 0, 0, 0) || !tagSetReserve(pool)) {
     lookup(pool, K_SLAB_POOL);
     freeLookedUp();
     return 0;

@@ -25,7 +25,7 @@ import {
   poolInit, poolAlloc, poolRelease, poolReserve, poolSetMax, lookup, lookedUpPool, lookedUpAux,
   freeLookedUp, root, pU32, pSet, gErrPtr, gErrDetail,
 } from "./slab";
-import { argErr, mdlInit, rangeCheck, mdlCheck, retire } from "./netbuf";
+import { argErr, mdlInit, rangeCheck, mdlCheck, retire, tagSetReserve } from "./netbuf";
 import { chainedTo } from "./embedded";
 
 /** Pool tag of packet descriptors ('NDpp' as poolmon shows it). */
@@ -64,8 +64,8 @@ export function packetPoolCreate(num: u32, overflow: u32, protocolReservedLength
   pSet(pool, P_USER1, num);
   pSet(pool, P_USER2, 0);
   poolSetMax(pool, limit);
-  // The static descriptors are allocated up front (NDIS-SPEC §8).
-  if (!poolReserve(pool, num)) {
+  // The static descriptors are allocated up front (NDIS-SPEC §8); the tag's counters too.
+  if (!tagSetReserve(pool) || !poolReserve(pool, num)) {
     poolRelease(pool);
     lookup(pool, K_PACKET_POOL);
     freeLookedUp();

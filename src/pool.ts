@@ -6,7 +6,7 @@
 import { RuntimeCore, isU32, type PoolStats } from './core.js';
 import { NdisBugCheck, badParam, hexAddr } from './errors.js';
 import { E, KIND, POOL, SLAB } from './ndis/layout.js';
-import type { RecordType } from './record.js';
+import { recordRuntime, type RecordType } from './record.js';
 
 /** Options of `runtime.createSlabPool`. */
 export interface SlabPoolOptions {
@@ -521,8 +521,8 @@ export function createSlabPool(rt: RuntimeCore, options: SlabPoolOptions): SlabP
   const fn = 'createSlabPool';
   if (typeof options !== 'object' || options === null) throw badParam(fn, 'options', options, 'an object');
   const { record, tag = 'Slab', maxOutstanding } = options;
-  if (record !== undefined && (typeof record !== 'object' || record === null || !isU32((record as RecordType).size))) {
-    throw badParam(fn, 'options.record', record, 'a record type from runtime.defineRecord');
+  if (record !== undefined && (typeof record !== 'object' || record === null || recordRuntime(record) !== rt)) {
+    throw badParam(fn, 'options.record', record, "a record type from this runtime's defineRecord (its accessors read this runtime's memory)");
   }
   const objectSize = options.objectSize ?? record?.size;
   const maxWaiters = options.maxWaiters ?? Infinity;

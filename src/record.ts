@@ -45,6 +45,13 @@ export interface RecordType<F extends Record<string, FieldSpec> = Record<string,
   write(ptr: number, values: Partial<{ [K in keyof F]: F[K] extends FieldType ? number : ArrayLike<number> }>): void;
 }
 
+const owners = new WeakMap<object, RuntimeCore>();
+
+/** @internal The runtime a record type was defined on (undefined: not a record type). */
+export function recordRuntime(record: object): RuntimeCore | undefined {
+  return owners.get(record);
+}
+
 /** @internal Builds a record type on `rt`. */
 export function defineRecord<F extends Record<string, FieldSpec>>(rt: RuntimeCore, spec: F): RecordType<F> {
   const fn = 'defineRecord';
@@ -67,7 +74,7 @@ export function defineRecord<F extends Record<string, FieldSpec>>(rt: RuntimeCor
   }
   const size = (offset + align - 1) & ~(align - 1);
   const names = Object.keys(fields);
-  return {
+  const type: RecordType<F> = {
     size,
     align,
     fields: fields as RecordType<F>['fields'],
@@ -95,6 +102,8 @@ export function defineRecord<F extends Record<string, FieldSpec>>(rt: RuntimeCor
       }
     },
   };
+  owners.set(type, rt);
+  return type;
 }
 
 type View = Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | Float32Array | Float64Array;

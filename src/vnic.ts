@@ -179,8 +179,9 @@ export function registerVirtualMiniport(rtc: RuntimeCore, options: VirtualMinipo
     // NBLs of every RCB, the hardware, and the registration attributes.
     InitializeHandlerEx(NdisMiniportHandle: number, _ctx: number, params: NDIS_MINIPORT_INIT_PARAMETERS): number {
       const o = params.AdapterOptions;
+      if (o.hub !== undefined && (!(o.hub instanceof Hub) || o.hub.rt !== rt)) throw badParam('createAdapter', 'options.hub', o.hub, 'a Hub of this runtime (runtime.createHub())');
       const hub = (o.hub as Hub | undefined) ?? (st().defaultHub ??= createHub(rt, 'default hub'));
-      if (!(hub instanceof Hub) || hub.rt !== rt) throw badParam('createAdapter', 'options.hub', o.hub, 'a Hub of this runtime (runtime.createHub())');
+      if (!hub) return NDIS_STATUS_RESOURCES; // no memory for the default hub
       const tcb = pow2('createAdapter', 'options.tcbCount', o.tcbCount, tcbDefault);
       const rcb = pow2('createAdapter', 'options.rcbCount', o.rcbCount, rcbDefault);
       const pool = rt.NdisAllocateNetBufferListPool(NdisMiniportHandle as NDIS_HANDLE, {

@@ -788,10 +788,9 @@ export function bindNewProtocol(rt: RuntimeCore, handle: number): void {
 export function runPnp(rt: RuntimeCore): number {
   const m = modelOf(rt);
   let n = 0;
-  while (m.pnpWork.length) {
-    m.pnpWork.shift()!();
-    n++;
-  }
+  // Work queued while this runs (a bind that registers another protocol) runs too, in order.
+  while (n < m.pnpWork.length) m.pnpWork[n++]!();
+  m.pnpWork.length = 0;
   return n;
 }
 
@@ -803,7 +802,7 @@ export function createAdapter(rt: RuntimeCore, NdisMiniportDriverHandle: number,
   if (typeof options.name !== 'string' || options.name.length === 0) throw badParam(fn, 'options.name', options.name, 'a non-empty string');
   runPnp(rt);
   const m = modelOf(rt);
-  const n = ++m.adapterSerial;
+  const n = m.adapterSerial + 1; // taken only when the adapter starts (a throw changes nothing)
   let mac = [2, 0, 0, 0, (n >> 8) & 0xff, n & 0xff];
   if (options.macAddress !== undefined) {
     const x = options.macAddress;
@@ -845,6 +844,7 @@ export function createAdapter(rt: RuntimeCore, NdisMiniportDriverHandle: number,
     throw ruleViolation('MiniportInitializeEx', 'InitializeHandlerEx', 'DRV-1', `returned NDIS_STATUS_SUCCESS for ${options.name} without registering its MiniportAdapterContext (NdisMSetMiniportAttributes with registration attributes)`, h);
   }
   a.state = 'paused';
+  m.adapterSerial = n;
   d.adapters.add(a);
   m.adapters.push(a);
   attachFilters(rt, a, m.filterDrivers);
