@@ -2,7 +2,7 @@
 // traps; failures are counted; freed objects are handed out again afterwards.
 import {
   P_OUTSTANDING, P_FAILURES, P_ALLOCS, P_FREES, P_BYTES, P_OBJ_SIZE, P_SLAB_COUNT,
-  E_OK, UNIT_SIZE, ROOT_PROTOCOLS, ROOT_SLAB_POOLS, P_SLAB_UNITS,
+  E_OK, UNIT_SIZE, ROOT_PROTOCOLS, ROOT_SLAB_POOLS, ROOT_TAG_SETS, P_SLAB_UNITS,
 } from "../layout";
 import { init, slabPoolCreate, maxPagesGet, protocolRegister, nbPoolCreate, nbAllocate, rootPool } from "../index";
 import { heapReserve, unitsFreeCount, unitsOwned } from "../pages";
@@ -100,8 +100,9 @@ describe("small budget", () => {
     expect<u32>(u32of(pool, P_OUTSTANDING)).toBe(0);
     expect<u64>(u64of(pool, P_BYTES)).toBe(0);
     expect<u32>(u32of(pool, P_SLAB_COUNT)).toBeLessThanOrEqual(2);
-    // units still in use: this pool's kept slabs and the slab of pool descriptors (1 unit each)
-    let kept = u32of(pool, P_SLAB_COUNT) + u32of(rootPool(ROOT_SLAB_POOLS), P_SLAB_COUNT);
+    // units still in use: this pool's kept slabs, the slab of pool descriptors and the slab of
+    // tag sets (the pool's per-tag counter block, reserved when it was created): 1 unit each
+    let kept = u32of(pool, P_SLAB_COUNT) + u32of(rootPool(ROOT_SLAB_POOLS), P_SLAB_COUNT) + u32of(rootPool(ROOT_TAG_SETS), P_SLAB_COUNT);
     expect<u32>(u32of(pool, P_SLAB_UNITS)).toBe(1);
     expect<u32>(unitsOwned() - unitsFreeCount()).toBe(kept);
     // (a 512 KiB object needs 9 contiguous units: the page source took its first chunks
