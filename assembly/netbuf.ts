@@ -195,8 +195,10 @@ function tagSetFind(kind: u32, tag: u32, create: bool): usize {
  * statistics outlive the pool (as poolmon's do). Statistics only: dropped if out of memory.
  */
 /**
- * Makes sure the tag set that will keep `pool`'s counters after it is freed exists (per-tag
- * counters stay exact even if memory is exhausted when the pool is freed). false: no memory.
+ * Makes sure the tag set that will keep `pool`'s counters after it is freed exists, so per-tag
+ * counters stay exact when memory is exhausted at the time the pool is freed. Called when a pool
+ * is created; false (no memory even then) is tolerated: the pool works, and only its retired
+ * counters could be lost later.
  */
 export function tagSetReserve(pool: usize): bool {
   return tagSetFind(pU32(pool, P_KIND), pU32(pool, P_TAG), true) != 0;
@@ -382,7 +384,8 @@ export function ndisPoolNew(
   // NET_BUFFER(_LIST)_POOL_FLAG_VERIFY (bit 0 of both): frees are poisoned and quarantined
   // even outside verifier mode (DESIGN D7). No memory for the quarantine ring (or for the
   // tag's counters): NULL.
-  if (!tagSetReserve(pool) || ((flags & 1) && !quarantinePool(pool))) {
+  tagSetReserve(pool); // best effort: a runtime at its very last unit still gets the pool
+  if ((flags & 1) && !quarantinePool(pool)) {
     lookup(pool, 0);
     freeLookedUp();
     return 0;
@@ -584,12 +587,14 @@ export function nbCheck(nb: usize): u32 {
 export function slabPoolCreate(objectSize: u32, tag: u32, maxOut: u32): usize {
   let pool = poolAlloc(root(ROOT_SLAB_POOLS));
   if (pool == 0) return 0;
-  if (!poolInit(pool, K_SLAB_OBJ, tag, objectSize, 0, 0, 0) || !tagSetReserve(pool)) {
+  if (!poolInit(pool, K_SLAB_OBJ, tag, objectSize, 0, 0, 0)) {
     lookup(pool, K_SLAB_POOL);
     freeLookedUp();
     return 0;
   }
   pSet(pool, P_MAX_OUT, maxOut);
+  // No tagSetReserve here: a SlabPool must fit in the smallest runtime (1 MiB) with its first
+  // object; its retired counters are kept when it is destroyed, memory permitting.
   return pool;
 }
 

@@ -65,7 +65,8 @@ export function packetPoolCreate(num: u32, overflow: u32, protocolReservedLength
   pSet(pool, P_USER2, 0);
   poolSetMax(pool, limit);
   // The static descriptors are allocated up front (NDIS-SPEC §8); the tag's counters too.
-  if (!tagSetReserve(pool) || !poolReserve(pool, num)) {
+  tagSetReserve(pool);
+  if (!poolReserve(pool, num)) {
     poolRelease(pool);
     lookup(pool, K_PACKET_POOL);
     freeLookedUp();

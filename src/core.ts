@@ -167,6 +167,15 @@ export interface RuntimeOptions {
    * usable (Node; cross-origin-isolated pages), false elsewhere.
    */
   sharedMemory?: boolean;
+  /**
+   * Where to load the Wasm module from instead of the copy inside the package: typically the URL
+   * of `ndis-pool/ndis.wasm`, which `createRuntime` compiles while it downloads (streaming) when
+   * the server sends `application/wasm`; also a fetch `Response` (or its promise), the bytes, a
+   * compiled `WebAssembly.Module`, or in Node a file path. `ndis.wasm` owns its memory, so with
+   * this option `sharedMemory` defaults to false; for `sharedMemory: true` pass
+   * `ndis-pool/ndis-shared.wasm`. `createRuntimeSync` takes bytes, a module or a file path.
+   */
+  wasm?: WasmSource;
 }
 
 /** One row of {@link RuntimeCore.poolmon}: per-tag statistics, as Windows poolmon shows them. */
@@ -335,49 +344,156 @@ export function sharedMemorySupported(): boolean {
   }
 }
 
+/**
+ * Where a runtime's Wasm module comes from (`RuntimeOptions.wasm`): the URL of the package's
+ * `ndis-pool/ndis.wasm` (fetched and compiled while it downloads when the server sends
+ * `application/wasm`; in Node a `file:` URL or a path is read from disk), a fetch `Response` or a
+ * promise of one, the module's bytes, or a compiled `WebAssembly.Module`.
+ */
+export type WasmSource = string | URL | Response | PromiseLike<Response> | ArrayBuffer | ArrayBufferView | WebAssembly.Module;
+
+/**
+ * The Wasm modules of the bundled build. rollup.config.mjs replaces the `null` after the marker
+ * comment with the base64 text of build/release.wasm and build/release-shared.wasm, so dist/
+ * needs no file, server or bundler configuration. build/ts (tsc) keeps `null` and loads the
+ * `.wasm` files next to it.
+ */
+const INLINE_WASM: { plain: string; shared: string } | null = /* @ndis-pool:inline-wasm */ null;
+
+function fromBase64(text: string): Uint8Array<ArrayBuffer> {
+  const bin = atob(text);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
 function wasmUrl(shared: boolean): URL {
   return new URL(shared ? '../release-shared.wasm' : '../release.wasm', import.meta.url);
 }
 
 const moduleCache = new Map<boolean, WebAssembly.Module | Promise<WebAssembly.Module>>();
 
-function readFileSync(url: URL): Uint8Array {
+/** A Node built-in, without a static import (the same file runs in browsers). */
+function nodeBuiltin<T>(id: string, what: string): T {
   const getBuiltin = (process as unknown as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
-  if (!getBuiltin) throw new Error('ndis-pool: createRuntimeSync needs Node >= 20.16 (process.getBuiltinModule)');
-  const fs = getBuiltin('node:fs') as { readFileSync(p: URL): Uint8Array };
-  return fs.readFileSync(url);
+  if (!getBuiltin) throw new Error(`ndis-pool: ${what} needs Node >= 20.16 (process.getBuiltinModule)`);
+  return getBuiltin(id) as T;
 }
 
-/** Compiles (once per process) the module for the memory kind. */
-export function compileSync(shared: boolean): WebAssembly.Module {
+function nodeFs(what: string): { readFileSync(p: URL): Uint8Array<ArrayBuffer> } {
+  return nodeBuiltin('node:fs', what);
+}
+
+/** The bytes of the module for the memory kind, when they can be had without waiting. */
+function bundledBytesSync(shared: boolean): Uint8Array<ArrayBuffer> | null {
+  if (INLINE_WASM) return fromBase64(shared ? INLINE_WASM.shared : INLINE_WASM.plain);
+  if (isNode) return nodeFs('createRuntimeSync').readFileSync(wasmUrl(shared));
+  return null;
+}
+
+/**
+ * The URL a `string` source names: in Node a path unless it has a URL scheme (`file:`, `http:`,
+ * `https:`, `data:`, `blob:`); in a browser a URL relative to the page.
+ */
+function sourceUrl(s: string): URL {
+  if (isNode && !/^(?:file|https?|data|blob):/i.test(s)) {
+    return nodeBuiltin<{ pathToFileURL(p: string): URL }>('node:url', 'a wasm path').pathToFileURL(s);
+  }
+  const g = globalThis as { document?: { baseURI?: string }; location?: { href: string } };
+  return new URL(s, g.document?.baseURI ?? g.location?.href);
+}
+
+function isBytes(s: unknown): s is ArrayBuffer | ArrayBufferView {
+  return s instanceof ArrayBuffer || ArrayBuffer.isView(s);
+}
+
+function isResponseLike(s: unknown): s is Response {
+  return typeof s === 'object' && s !== null && typeof (s as Response).arrayBuffer === 'function' && 'headers' in s;
+}
+
+function badSource(fn: string, s: unknown, what: string): NdisBugCheck {
+  return badParam(fn, 'options.wasm', s, what);
+}
+
+/** Compiles a fetched module, while it downloads when the server says `application/wasm`. */
+async function compileResponse(res: Response, label: string): Promise<WebAssembly.Module> {
+  if (!res.ok) throw new Error(`ndis-pool: cannot load ${res.url || label}: HTTP ${res.status}`);
+  const type = (res.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type === 'application/wasm' && typeof WebAssembly.compileStreaming === 'function') return WebAssembly.compileStreaming(res);
+  return WebAssembly.compile(await res.arrayBuffer());
+}
+
+async function compileSource(source: WasmSource): Promise<WebAssembly.Module> {
+  if (source instanceof WebAssembly.Module) return source;
+  if (isBytes(source)) return WebAssembly.compile(source as BufferSource);
+  if (typeof source === 'string' || source instanceof URL) {
+    const url = typeof source === 'string' ? sourceUrl(source) : source;
+    if (isNode && url.protocol === 'file:') return WebAssembly.compile(nodeFs('a file: URL').readFileSync(url));
+    return compileResponse(await fetch(url), url.href);
+  }
+  if (isResponseLike(source)) return compileResponse(source, 'the Response');
+  if (typeof (source as PromiseLike<Response>)?.then === 'function') {
+    const res = await source;
+    if (!isResponseLike(res)) throw badSource('createRuntime', res, 'a Response (the promise resolved to something else)');
+    return compileResponse(res, 'the Response');
+  }
+  throw badSource('createRuntime', source, 'a URL, a path, a Response (or its promise), bytes or a WebAssembly.Module');
+}
+
+function compileSourceSync(source: WasmSource): WebAssembly.Module {
+  if (source instanceof WebAssembly.Module) return source;
+  if (isBytes(source)) return new WebAssembly.Module(source as BufferSource);
+  if (isNode && (typeof source === 'string' || source instanceof URL)) {
+    const url = typeof source === 'string' ? sourceUrl(source) : source;
+    if (url.protocol === 'file:') return new WebAssembly.Module(nodeFs('a file: URL').readFileSync(url));
+  }
+  throw badSource('createRuntimeSync', source, 'bytes, a WebAssembly.Module or (in Node) a file path or file: URL; use createRuntime() to fetch a URL');
+}
+
+/**
+ * Compiles the module for the memory kind synchronously: the inlined bytes (dist/; fine on a
+ * browser's main thread, the module is far below the 8 MB limit there), the file next to
+ * build/ts (Node), or `source` (options.wasm).
+ */
+export function compileSync(shared: boolean, source?: WasmSource): WebAssembly.Module {
+  if (source !== undefined) return compileSourceSync(source);
   const cached = moduleCache.get(shared);
   if (cached instanceof WebAssembly.Module) return cached;
-  if (!isNode) throw new Error('ndis-pool: createRuntimeSync is for Node; use createRuntime() in browsers');
-  const mod = new WebAssembly.Module(readFileSync(wasmUrl(shared)) as BufferSource);
+  const bytes = bundledBytesSync(shared);
+  if (!bytes) throw new Error('ndis-pool: createRuntimeSync needs the bundled build (dist/) or Node; use createRuntime() here');
+  const mod = new WebAssembly.Module(bytes);
   moduleCache.set(shared, mod);
   return mod;
 }
 
-export async function compileAsync(shared: boolean): Promise<WebAssembly.Module> {
+/**
+ * Compiles the module for the memory kind (once per process): the inlined bytes (dist/), the
+ * file next to build/ts (Node), a fetch of it relative to the module (browsers, streaming when
+ * served as `application/wasm`), or `source` (options.wasm, not cached).
+ */
+export async function compileAsync(shared: boolean, source?: WasmSource): Promise<WebAssembly.Module> {
+  if (source !== undefined) return compileSource(source);
   const cached = moduleCache.get(shared);
   if (cached) return cached;
   const p = (async () => {
+    if (INLINE_WASM) return WebAssembly.compile(fromBase64(shared ? INLINE_WASM.shared : INLINE_WASM.plain));
     const url = wasmUrl(shared);
-    if (isNode && url.protocol === 'file:') return new WebAssembly.Module(readFileSync(url) as BufferSource);
-    const res = await fetch(url);
-    if (!res.ok) throw new Error(`ndis-pool: cannot load ${url.href}: HTTP ${res.status}`);
-    const type = res.headers.get('content-type') ?? '';
-    if (type.startsWith('application/wasm') && WebAssembly.compileStreaming) return WebAssembly.compileStreaming(res);
-    return WebAssembly.compile(await res.arrayBuffer());
+    if (isNode && url.protocol === 'file:') return new WebAssembly.Module(nodeFs('createRuntime').readFileSync(url));
+    return compileResponse(await fetch(url), url.href);
   })();
   moduleCache.set(shared, p);
-  const mod = await p;
-  moduleCache.set(shared, mod);
-  return mod;
+  try {
+    const mod = await p;
+    moduleCache.set(shared, mod);
+    return mod;
+  } catch (e) {
+    moduleCache.delete(shared);
+    throw e;
+  }
 }
 
-/** Checks options; returns [maxPages, shared]. */
-export function resolveOptions(options: RuntimeOptions | undefined): [number, boolean, boolean] {
+/** Checks options; returns [maxPages, shared, verifier, wasm]. */
+export function resolveOptions(options: RuntimeOptions | undefined): [number, boolean, boolean, WasmSource | undefined] {
   const o = options ?? {};
   if (typeof o !== 'object') throw badParam('createRuntime', 'options', o, 'an object');
   let maxPages = DEFAULT_MAX_MEMORY / PAGE_SIZE;
@@ -392,15 +508,26 @@ export function resolveOptions(options: RuntimeOptions | undefined): [number, bo
   if (o.sharedMemory !== undefined && typeof o.sharedMemory !== 'boolean') {
     throw badParam('createRuntime', 'options.sharedMemory', o.sharedMemory, 'a boolean');
   }
-  const shared = o.sharedMemory ?? sharedMemorySupported();
+  const wasm = o.wasm;
+  if (wasm !== undefined && (wasm === null || (typeof wasm !== 'string' && typeof wasm !== 'object'))) {
+    throw badParam('createRuntime', 'options.wasm', wasm, 'a URL, a path, a Response (or its promise), bytes or a WebAssembly.Module');
+  }
+  // ndis.wasm (the module users are given) owns its memory: with options.wasm, unshared unless asked.
+  const shared = o.sharedMemory ?? (wasm === undefined ? sharedMemorySupported() : false);
   if (shared && !sharedMemorySupported()) {
     throw new Error('ndis-pool: sharedMemory requested but SharedArrayBuffer is not available (a browser page must be cross-origin isolated)');
   }
-  return [maxPages, shared, o.verifier ?? false];
+  return [maxPages, shared, o.verifier ?? false, wasm];
 }
 
 /** Instantiates a compiled module with its memory. */
 export function instantiate(mod: WebAssembly.Module, shared: boolean, maxPages: number): [WasmExports, WebAssembly.Memory, number] {
+  const importsMemory = WebAssembly.Module.imports(mod).some((i) => i.kind === 'memory');
+  if (importsMemory !== shared) {
+    throw new Error(shared
+      ? 'ndis-pool: sharedMemory is true but the module owns its memory (ndis.wasm); pass ndis-shared.wasm, or sharedMemory: false'
+      : 'ndis-pool: the module imports a shared memory (ndis-shared.wasm); pass sharedMemory: true, or ndis.wasm');
+  }
   let memory: WebAssembly.Memory | undefined;
   const imports: WebAssembly.Imports = {};
   if (shared) {

@@ -7,7 +7,7 @@
 import { createRuntime, type NdisRuntime } from './runtime.js';
 
 export { NdisRuntime, createRuntime, createRuntimeSync, NDIS_FUNCTIONS } from './runtime.js';
-export type { RuntimeOptions, PoolmonRow, PoolStats } from './core.js';
+export type { RuntimeOptions, PoolmonRow, PoolStats, WasmSource, MemoryReport, PoolReport } from './core.js';
 export { SlabPool, Lease, type SlabPoolOptions } from './pool.js';
 export type { RecordType, FieldAccessor, FieldSpec, FieldType } from './record.js';
 export { DescriptorRing, RING_DESCRIPTOR, RING_HEADER, RING_MAX_CAPACITY, type RingOptions, type RingStats } from './ring.js';

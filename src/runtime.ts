@@ -149,15 +149,15 @@ function verify(rt: NdisRuntime, options: RuntimeOptions | undefined): NdisRunti
 
 /** Creates a runtime (works in Node and browsers; compiles the module once per process). */
 export async function createRuntime(options?: RuntimeOptions): Promise<NdisRuntime> {
-  const [maxPages, shared, verifier] = resolveOptions(options);
-  const mod = await compileAsync(shared);
+  const [maxPages, shared, verifier, wasm] = resolveOptions(options);
+  const mod = await compileAsync(shared, wasm);
   const [x, mem, root] = instantiate(mod, shared, maxPages);
   return verify(new NdisRuntime(x, mem, shared, verifier, root), options);
 }
 
 /** Creates a runtime synchronously (Node). */
 export function createRuntimeSync(options?: RuntimeOptions): NdisRuntime {
-  const [maxPages, shared, verifier] = resolveOptions(options);
-  const [x, mem, root] = instantiate(compileSync(shared), shared, maxPages);
+  const [maxPages, shared, verifier, wasm] = resolveOptions(options);
+  const [x, mem, root] = instantiate(compileSync(shared, wasm), shared, maxPages);
   return verify(new NdisRuntime(x, mem, shared, verifier, root), options);
 }
