@@ -6,13 +6,43 @@
  *
  *   ratio = ndis-pool time per op / baseline time per op     (< 1: ndis-pool is faster)
  *
+ * A case may have several baselines (`baseline: [...]`): the table gives one ratio per baseline,
+ * the JSON a `ratios` list (and `baseline`/`ratio` for the first one).
+ *
+ * One runtime serves every case but the verifier group's: a second runtime's Wasm functions
+ * reached through the same RuntimeCore / SlabPool methods give V8 two call targets at each call
+ * site, and it stops inlining the JS->Wasm calls (frame.ndis then takes about twice as long).
+ * The verifier group makes its two runtimes when it starts, and runs last.
+ *
  * Cases (ids are what --filter matches, together with the names):
  *   frame.ndis   NdisAllocateNetBufferMdlAndData + NdisFreeNetBuffer, pool DataSize 1514
  *   frame.gc     baseline: new Uint8Array(1514) left to the GC
+ *   frame.buffer baseline: Buffer.allocUnsafe(1514) (Node's pooled, non-zeroed buffers), left to
+ *                the GC (skipped where there is no Buffer)
+ *   frame.bulk.ndis  bulk form: 64 NdisAllocateNetBufferMdlAndData then 64 NdisFreeNetBuffer per
+ *                call (the NET_BUFFER API has no bulk allocate or free), per frame
+ *   frame.bulk.nbl   bulk form through NBLs: 64 NdisAllocateNetBufferList (NB + MDL + 1514 B
+ *                preallocated) + link, then one freeNetBufferListChain, per frame
+ *                (both bulk forms against frame.gc and frame.buffer)
  *   single.slab  SlabPool.alloc + SlabPool.free, 64-byte objects
  *   single.js    baseline: plain-JS Int32Array free-list pool, pop + push
+ *   single.jsc   baseline: the same JS list with SlabPool.free's checks (u32, range, alignment,
+ *                double free through a state byte per slot; bench/baselines.js)
+ *   single.malloc  baseline: @thi.ng/malloc MemPool malloc(64) + free
  *   bulk.slab    SlabPool.allocMany + freeMany, 256 at a time through a u32Batch (zero-copy)
  *   bulk.js      baseline: the same plain-JS pool, 256 pops then 256 pushes
+ *   bulk.jsc     baseline: the checked JS list, allocMany(256) + freeMany (all or nothing)
+ *   bulk.malloc  baseline: 256 MemPool mallocs, then 256 frees (newest first: MemPool.free
+ *                searches its used list from the newest block, so this is its best case)
+ *   bulk32.*     the same four at 32 objects per call
+ *   size16.*, size256.*, size2048.*  SlabPool at 16, 256 and 2048-byte objects: .one (alloc +
+ *                free), .b32 and .b256 (allocMany + freeMany of 32 / 256), each against the checked
+ *                JS list (.jsc) and MemPool (.malloc) of that size (the plain JS list does not
+ *                depend on the object size: single.js / bulk32.js / bulk.js)
+ *   scale.1e3    SlabPool (64-byte objects) holding 10^3 live objects: free the
+ *                oldest live object, allocate one (a ring over all of them), per pair
+ *   scale.1e5, scale.1e6  the same with 10^5 / 10^6 live objects, against scale.1e3 (O(1): the
+ *                ratio should stay near 1)
  *   nbl.ndis     NBL with preallocated NB + 1514 B data: allocate, retreat 14, advance 14, free
  *   nbl.js       baseline: the same with JS objects and Uint8Arrays left to the GC
  *   chain.one    allocate + link 64 NBLs, free the chain in one call (per NBL)
@@ -35,10 +65,12 @@
  *                ((p >>> 2) + field offset / 4): the accessors' overhead is the gap to this
  *   verifier.frame  frame.ndis's loop (free one of 1024 live MdlAndData NBs, allocate one) on a runtime
  *                created with { verifier: true }: sites recorded, IRQL checked, frees quarantined
- *   verifier.plain  baseline: the same loop on a normal runtime
+ *   verifier.plain  baseline: the same loop on a normal runtime of its own (both runtimes are made
+ *                when the group starts, after every other group)
  *   vnic.64      vNIC loopback, 64-byte frames: NdisSendNetBufferLists → virtual miniport → hub DPC in Wasm
  *                → send-complete + NdisMIndicateReceiveNetBufferLists → NdisReturnNetBufferLists, bursts
- *                of 64 between two virtual adapters (bench/vnic.js), per frame (reference: no JS twin)
+ *                of 64 between two virtual adapters (bench/vnic.js) in the main runtime, per frame
+ *                (reference: no JS twin)
  *   vnic.1514    the same with 1514-byte frames
  *   gen.handles  generational SlabPool (handles: 'generational'): alloc + free, 64-byte objects
  *   gen.plain    baseline: the same on a pointer SlabPool
@@ -50,10 +82,26 @@
  *   acquire.slab.wait     32 concurrent acquire-then-free tasks on the same pool (16 wait), per pair
  *   acquire.generic.wait  baseline: the same with generic-pool (16 wait)
  *   ref.nop      reference: one empty JS->Wasm call (runtime.wasm.nop)
- *   ref.wasm     reference: benchAllocFreeLoop, allocMany(256) + 256 frees entirely in Wasm
+ *   ref.pair     reference: two empty JS->Wasm calls (an alloc + free pair's boundary cost);
+ *                a baseline of single.slab
+ *   ref.wasm     reference: benchAllocFreeLoop, allocMany(256) + 256 frees entirely in Wasm;
+ *                a baseline of bulk.slab
+ *
+ * Not timed by benchmark.js, printed after the table and written to the JSON (filter ids in
+ * brackets; --filter picks them like cases):
+ *   memory overhead [memory.1e6]  bytes per live object at 10^6 live 64-byte objects (the
+ *                scale.1e6 pool): the pool's slab bytes (metadata included) and the growth of
+ *                linear memory (from runtime.memoryReport() / memoryUsage())
+ *   JS heap growth [heap.slab, heap.bulk, heap.frame]  process.memoryUsage().heapUsed before and
+ *                after 10^7 hot-path operations (SlabPool.alloc + free; allocMany + freeMany of
+ *                256; NdisAllocateNetBufferMdlAndData + NdisFreeNetBuffer), with a full GC
+ *                before each reading, and the GCs that ran during the loop: both should be ~0.
+ *                The GC is global.gc under node --expose-gc, else obtained through
+ *                v8.setFlagsFromString('--expose-gc'); without either, the readings are not
+ *                after a GC (printed so).
  *
  * Options:
- *   --quick             short maxTime per case (whole run < 1 min)
+ *   --quick             short maxTime per case, every case still runs (whole run < 1 min)
  *   --filter <regex>    run only cases whose id or name matches (a case's baseline is added)
  *   --json <file>       also write machine-readable results to <file>
  *   --help
@@ -67,7 +115,11 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import genericPool from 'generic-pool';
+import { MemPool } from '@thi.ng/malloc';
 import {
   MDL_AND_DATA_LAYOUT, NDIS_OBJECT_TYPE_DEFAULT, NET_BUFFER_POOL_PARAMETERS_REVISION_1,
   NDIS_SIZEOF_NET_BUFFER_POOL_PARAMETERS_REVISION_1, POOL_TAG, NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1,
@@ -75,13 +127,14 @@ import {
 } from '../build/ts/index.js';
 import { createRuntime } from '../build/ts/runtime.js';
 import { makeLoopback } from './vnic.js';
+import { JsCheckedPool } from './baselines.js';
 
 // ---------------------------------------------------------------------------------------------
 // Command line
 
 const USAGE = `usage: node bench/index.js [--quick] [--filter <regex>] [--json <file>]
   (or: npm run bench -- [options], which builds first)
-  --quick           short run (about 2 s per case, < 1 min in all)
+  --quick           short run (under 1 s per case, < 1 min in all)
   --filter <regex>  run only cases whose id or name matches (baselines are added)
   --json <file>     write machine-readable results to <file>`;
 
@@ -115,8 +168,14 @@ if (args.filter !== undefined) {
   }
 }
 
-/** Seconds of sampling per case (benchmark.js maxTime; it also takes >= 5 samples). */
-const MAX_TIME = args.quick ? 1.5 : 9;
+/**
+ * Seconds of sampling per case (benchmark.js maxTime; it also takes >= 5 samples of >= 50 ms,
+ * and calibrates first, so a case takes about maxTime + 0.5 s). With ~75 cases: a full run of
+ * about 8 minutes, a quick one under a minute.
+ */
+const MAX_TIME = args.quick ? 0.25 : 5.5;
+/** --quick: shorter samples than benchmark.js's 50 ms default (still >> the timer resolution). */
+const MIN_TIME = args.quick ? 0.03 : undefined;
 
 // ---------------------------------------------------------------------------------------------
 // Setup
@@ -171,12 +230,22 @@ function frameLoop(r) {
     }
   };
 }
-const verifierFrame = frameLoop(await createRuntime({ verifier: true }));
-const plainFrame = frameLoop(await createRuntime());
-// vNIC loopback: its own runtime, two adapters on a hub, bursts of 64 frames.
-const vnicRt = await createRuntime();
-const loop64 = makeLoopback(vnicRt, 64);
-const loop1514 = makeLoopback(vnicRt, 1514);
+// Made when the verifier group starts (it runs last): while a second runtime's Wasm functions go
+// through the same RuntimeCore methods, V8 sees two call targets at each of their call sites
+// and stops inlining the JS->Wasm calls, which slows every NDIS case (frame.ndis about 2x).
+let verifierFrame = null;
+let plainFrame = null;
+/** Before the suites of these groups run (once, only when one of their cases is selected). */
+const GROUP_SETUP = {
+  async verifier() {
+    verifierFrame = frameLoop(await createRuntime({ verifier: true }));
+    plainFrame = frameLoop(await createRuntime());
+  },
+};
+// vNIC loopback: two adapters on a hub, bursts of 64 frames, in the main runtime (a runtime of
+// its own would be a second call target, as above).
+const loop64 = makeLoopback(rt, 64);
+const loop1514 = makeLoopback(rt, 1514);
 // Generational handles: a pool of its own, and its pointer twin as the baseline.
 const genPool = rt.createSlabPool({ objectSize: 64, tag: 'Gen ', handles: 'generational' });
 const genTwin = rt.createSlabPool({ objectSize: 64, tag: 'GenP' });
@@ -190,7 +259,8 @@ if (slab.allocMany(batch) !== BATCH) throw new Error('allocMany could not warm t
 slab.freeMany(batch);
 const wasm = rt.wasm;
 
-// One view of linear memory for writing frame bytes (taken after warm-up; no growth follows).
+// Check that the ring's frames lie in linear memory (the frame cases write through memNow,
+// taken below once every pool is warm).
 const mem = new Uint8Array(rt.memory.buffer);
 const DATA = MDL_AND_DATA_LAYOUT.Data; // data follows the NET_BUFFER and its MDL
 for (let i = 0; i < RING; i++) {
@@ -525,8 +595,238 @@ function settle(deferred, work) {
   });
 }
 
-// Memory must not grow from here on (the frame case writes through one view taken above,
-// record.f32view through this one).
+// ---------------------------------------------------------------------------------------------
+// Baselines and cases of issue 8: Buffer.allocUnsafe, the bulk frame forms, the checked JS list,
+// @thi.ng/malloc, object sizes 16 .. 2048, scaling with the live count, heap growth, memory.
+
+/** Node's Buffer (frame.buffer is skipped without it). */
+const NodeBuffer = typeof globalThis.Buffer === 'function' && typeof globalThis.Buffer.allocUnsafe === 'function' ? globalThis.Buffer : null;
+const bufRing = new Array(RING);
+if (NodeBuffer) for (let i = 0; i < RING; i++) bufRing[i] = NodeBuffer.allocUnsafe(FRAME);
+let bufCursor = 0;
+
+// Bulk frames: 64 at a time, from the frame case's NB pool and the NBL case's pool (each keeps
+// its ring of RING live objects; the bulk objects come on top of them).
+const FRAME_BULK = 64;
+const nbBulk = new Uint32Array(FRAME_BULK);
+const nblBulk = new Uint32Array(FRAME_BULK);
+/** Allocates FRAME_BULK NBLs (NB + MDL + 1514 B each) from nblPool and links them; returns the head. */
+function buildFrameChain() {
+  for (let i = 0; i < FRAME_BULK; i++) {
+    const nbl = rt.NdisAllocateNetBufferList(nblPool, 0, 0);
+    if (nbl === 0) throw new Error('NULL NBL');
+    nblBulk[i] = nbl;
+  }
+  for (let i = 0; i < FRAME_BULK - 1; i++) rt.NET_BUFFER_LIST_NEXT_NBL_SET(nblBulk[i], nblBulk[i + 1]);
+  return nblBulk[0];
+}
+{ // warm both: their slabs exist before memory is measured
+  for (let i = 0; i < FRAME_BULK; i++) nbBulk[i] = rt.NdisAllocateNetBufferMdlAndData(nbPool);
+  if (nbBulk.includes(0)) throw new Error('NdisAllocateNetBufferMdlAndData returned NULL (bulk warm-up)');
+  for (let i = 0; i < FRAME_BULK; i++) rt.NdisFreeNetBuffer(nbBulk[i]);
+  if (rt.freeNetBufferListChain(buildFrameChain()) !== FRAME_BULK) throw new Error('chain free came short (bulk warm-up)');
+}
+
+/** Object sizes of the slab cases; 64 is single.* / bulk.* / bulk32.*, the others size<N>.*. */
+const SIZES = [16, 64, 256, 2048];
+/** Objects per call of the smaller bulk form. */
+const BATCH32 = 32;
+const batch32 = rt.u32Batch(BATCH32);
+/** Per size: a SlabPool (the 64-byte one is `slab`), the checked JS list, a MemPool. */
+const sized = new Map();
+for (const size of SIZES) {
+  const pool = size === 64 ? slab : rt.createSlabPool({ objectSize: size, tag: `S${size >= 1024 ? `${size / 1024}K` : size}` });
+  if (!pool) throw new Error(`createSlabPool(${size}) returned null`);
+  if (pool.allocMany(batch) !== BATCH) throw new Error(`allocMany(${size}) could not warm the pool`);
+  pool.freeMany(batch);
+  const mp = new MemPool({ size: Math.max(1 << 20, 2 * BATCH * (size + 16)) });
+  sized.set(size, { pool, jsc: new JsCheckedPool(size, 4096), mp });
+}
+const jscOut = new Int32Array(BATCH);
+const mallocOut = new Uint32Array(BATCH);
+
+/** SlabPool.alloc + free, INNER pairs per call. */
+function slabOne(pool) {
+  return () => {
+    let s = 0;
+    for (let k = 0; k < INNER; k++) {
+      const p = pool.alloc();
+      if (p === 0) throw new Error('SlabPool.alloc returned 0');
+      pool.free(p);
+      s += p;
+    }
+    sink += s;
+  };
+}
+/** SlabPool.allocMany + freeMany of a whole u32Batch. */
+function slabBulk(pool, b) {
+  const n = b.length;
+  return () => {
+    const got = pool.allocMany(b);
+    if (got !== n) throw new Error('allocMany came short');
+    pool.freeMany(b, got);
+  };
+}
+/** JsCheckedPool alloc + free, INNER pairs per call. */
+function jscOne(jp) {
+  return () => {
+    let s = 0;
+    for (let k = 0; k < INNER; k++) {
+      const p = jp.alloc();
+      if (p < 0) throw new Error('JsCheckedPool empty');
+      jp.free(p);
+      s += p;
+    }
+    sink += s;
+  };
+}
+/** JsCheckedPool allocMany(n) + freeMany(n). */
+function jscBulk(jp, n) {
+  return () => {
+    if (jp.allocMany(jscOut, n) !== n) throw new Error('JsCheckedPool.allocMany came short');
+    jp.freeMany(jscOut, n);
+  };
+}
+/** The plain JS list (jsPool, 64-byte slots): n pops, then n pushes. */
+function jsBulk(n) {
+  return () => {
+    for (let k = 0; k < n; k++) {
+      const p = jsPool.alloc();
+      if (p < 0) throw new Error('JsPool empty');
+      jsOut[k] = p;
+    }
+    for (let k = 0; k < n; k++) jsPool.free(jsOut[k]);
+  };
+}
+/** MemPool malloc(size) + free, INNER pairs per call. */
+function mallocOne(mp, size) {
+  return () => {
+    let s = 0;
+    for (let k = 0; k < INNER; k++) {
+      const p = mp.malloc(size);
+      if (p === 0) throw new Error('MemPool.malloc returned 0');
+      if (!mp.free(p)) throw new Error('MemPool.free failed');
+      s += p;
+    }
+    sink += s;
+  };
+}
+/** n MemPool mallocs, then n frees, newest first (MemPool.free's best case). */
+function mallocBulk(mp, size, n) {
+  return () => {
+    for (let k = 0; k < n; k++) {
+      const p = mp.malloc(size);
+      if (p === 0) throw new Error('MemPool.malloc returned 0');
+      mallocOut[k] = p;
+    }
+    for (let k = n - 1; k >= 0; k--) if (!mp.free(mallocOut[k])) throw new Error('MemPool.free failed');
+  };
+}
+
+// Scaling: a SlabPool of 64-byte objects holding N live objects. One op frees the oldest live
+// object and allocates one. The pools are in the main runtime: a pool of another runtime would
+// give SlabPool.alloc/free's call sites a second Wasm target (another instance's spAlloc), and
+// V8 then stops inlining the JS->Wasm call for every SlabPool case.
+const SCALES = [
+  { id: 'scale.1e3', label: '10^3', live: 1e3 },
+  { id: 'scale.1e5', label: '10^5', live: 1e5 },
+  { id: 'scale.1e6', label: '10^6', live: 1e6 },
+];
+const scaleBatch = rt.u32Batch(4096);
+for (const sc of SCALES) {
+  sc.memoryBefore = rt.memoryUsage(); // before the pool exists
+  const pool = rt.createSlabPool({ objectSize: 64, tag: `Sc${Math.log10(sc.live)}` });
+  if (!pool) throw new Error('createSlabPool (scale) returned null');
+  const live = new Uint32Array(sc.live);
+  for (let n = 0; n < sc.live;) {
+    const got = pool.allocMany(scaleBatch.subarray(0, Math.min(scaleBatch.length, sc.live - n)));
+    if (got === 0) throw new Error(`scale: only ${n} of ${sc.live} objects allocated`);
+    live.set(scaleBatch.subarray(0, got), n);
+    n += got;
+  }
+  { // one op, so the steady state's spare slot exists before memory is measured
+    pool.free(live[0]);
+    live[0] = pool.alloc();
+  }
+  sc.memoryAfter = rt.memoryUsage();
+  sc.pool = pool;
+  sc.ring = live;
+  sc.cursor = 0;
+}
+/** free the oldest of sc.live, allocate one; INNER per call. */
+function scaleOp(sc) {
+  const pool = sc.pool;
+  const live = sc.ring;
+  const n = live.length;
+  return () => {
+    let c = sc.cursor;
+    let s = 0;
+    for (let k = 0; k < INNER; k++) {
+      if (++c === n) c = 0;
+      pool.free(live[c]);
+      const p = pool.alloc();
+      if (p === 0) throw new Error('SlabPool.alloc returned 0');
+      live[c] = p;
+      s += p;
+    }
+    sc.cursor = c;
+    sink += s;
+  };
+}
+
+/**
+ * A function that runs a full GC: global.gc (node --expose-gc), else one obtained through
+ * v8.setFlagsFromString('--expose-gc'), else null.
+ */
+function getGc() {
+  if (typeof globalThis.gc === 'function') return { fn: globalThis.gc, how: 'full GC before each reading (global.gc: node --expose-gc)' };
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    const fn = vm.runInNewContext('gc');
+    if (typeof fn === 'function') return { fn, how: "full GC before each reading (gc from v8.setFlagsFromString('--expose-gc'))" };
+  } catch {
+    // fall through
+  }
+  return { fn: null, how: 'NO GC available: the readings are not after a GC' };
+}
+
+/**
+ * Runs body(ops) (after a warm-up of body(1e5)) and measures process.memoryUsage().heapUsed
+ * before and after it, each after a full GC when `gc` is given, and the GCs that ran during it.
+ */
+async function heapGrowth(body, ops, gc) {
+  sink += body(Math.min(ops, 1e5));
+  const events = [];
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) events.push({ startTime: e.startTime, kind: e.detail?.kind ?? e.kind });
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  if (gc) { gc(); gc(); }
+  const before = process.memoryUsage().heapUsed;
+  const t0 = performance.now();
+  sink += body(ops);
+  const t1 = performance.now();
+  const rightAfter = process.memoryUsage().heapUsed;
+  if (gc) { gc(); gc(); }
+  const after = process.memoryUsage().heapUsed;
+  await new Promise((resolve) => setTimeout(resolve, 50)); // GC entries arrive asynchronously
+  obs.disconnect();
+  const during = events.filter((e) => e.startTime >= t0 && e.startTime < t1);
+  return {
+    ops,
+    seconds: (t1 - t0) / 1000,
+    heapUsedBefore: before,
+    heapUsedAfter: after,
+    heapGrowthBytes: after - before,
+    bytesPerOp: (after - before) / ops,
+    heapGrowthNoGcBytes: rightAfter - before,
+    gcsDuring: during.length,
+    scavengesDuring: during.filter((e) => e.kind === 1).length, // NODE_PERFORMANCE_GC_MINOR
+  };
+}
+
+// Memory must not grow from here on (the frame cases write through memNow, record.f32view
+// through f32).
 const memBytesBefore = rt.memory.buffer.byteLength;
 const f32 = new Float32Array(rt.memory.buffer);
 // The same field offsets in f32 elements (every field is 4-byte aligned in the record).
@@ -538,6 +838,9 @@ for (let i = 0; i < RECORDS; i++) {
   if ((particles[i] >>> 2) + (Particle.size >>> 2) > f32.length) throw new Error('particle outside the f32 view');
 }
 const jsOut = new Int32Array(BATCH);
+// The frame cases write through this view of all of linear memory, taken once memory stopped
+// growing (frame.bulk.* put NET_BUFFERs in a slab that came after the view above was taken).
+const memNow = new Uint8Array(rt.memory.buffer);
 
 let sink = 0; // keeps results observable
 
@@ -546,7 +849,7 @@ let sink = 0; // keeps results observable
 
 const CASES = [
   {
-    id: 'frame.ndis', group: 'frame', baseline: 'frame.gc',
+    id: 'frame.ndis', group: 'frame', baseline: ['frame.gc', 'frame.buffer'],
     name: 'NdisAllocateNetBufferMdlAndData + NdisFreeNetBuffer (DataSize 1514) + write 1 byte',
     perCall: INNER,
     fn() {
@@ -556,7 +859,7 @@ const CASES = [
         rt.NdisFreeNetBuffer(nbRing[c]);
         const nb = rt.NdisAllocateNetBufferMdlAndData(nbPool);
         if (nb === 0) throw new Error('NULL NET_BUFFER');
-        mem[nb + DATA] = k;
+        memNow[nb + DATA] = k;
         nbRing[c] = nb;
       }
       nbCursor = c;
@@ -578,7 +881,44 @@ const CASES = [
     },
   },
   {
-    id: 'single.slab', group: 'single', baseline: 'single.js',
+    id: 'frame.buffer', group: 'frame', short: 'Buffer.allocUnsafe(1514)', available: !!NodeBuffer,
+    name: `Buffer.allocUnsafe(1514) (Node's pooled, non-zeroed buffers) + write 1 byte, left to the GC (ring of ${RING} live)`,
+    perCall: INNER,
+    fn() {
+      let c = bufCursor;
+      for (let k = 0; k < INNER; k++) {
+        c = (c + 1) & (RING - 1);
+        const a = NodeBuffer.allocUnsafe(FRAME);
+        a[0] = k;
+        bufRing[c] = a;
+      }
+      bufCursor = c;
+    },
+  },
+  {
+    id: 'frame.bulk.ndis', group: 'frame', baseline: ['frame.gc', 'frame.buffer'],
+    name: `bulk form: ${FRAME_BULK} NdisAllocateNetBufferMdlAndData (+ write 1 byte each), then ${FRAME_BULK} NdisFreeNetBuffer (no bulk NET_BUFFER API exists), per frame`,
+    perCall: FRAME_BULK,
+    fn() {
+      for (let k = 0; k < FRAME_BULK; k++) {
+        const nb = rt.NdisAllocateNetBufferMdlAndData(nbPool);
+        if (nb === 0) throw new Error('NULL NET_BUFFER');
+        memNow[nb + DATA] = k;
+        nbBulk[k] = nb;
+      }
+      for (let k = 0; k < FRAME_BULK; k++) rt.NdisFreeNetBuffer(nbBulk[k]);
+    },
+  },
+  {
+    id: 'frame.bulk.nbl', group: 'frame', baseline: ['frame.gc', 'frame.buffer'],
+    name: `bulk form through NBLs: ${FRAME_BULK} NdisAllocateNetBufferList (NB + MDL + ${FRAME} B preallocated) + NET_BUFFER_LIST_NEXT_NBL_SET, then one freeNetBufferListChain, per frame`,
+    perCall: FRAME_BULK,
+    fn() {
+      if (rt.freeNetBufferListChain(buildFrameChain()) !== FRAME_BULK) throw new Error('chain free came short');
+    },
+  },
+  {
+    id: 'single.slab', group: 'single', baseline: ['single.js', 'single.jsc', 'single.malloc', 'ref.pair'],
     name: 'SlabPool.alloc + SlabPool.free (64-byte objects)',
     perCall: INNER,
     fn() {
@@ -608,7 +948,19 @@ const CASES = [
     },
   },
   {
-    id: 'bulk.slab', group: 'bulk', baseline: 'bulk.js',
+    id: 'single.jsc', group: 'single', short: 'checked JS list',
+    name: 'the same JS free list with equal checks (u32, range, alignment, double free via a state byte per slot): alloc + free (64-byte objects)',
+    perCall: INNER,
+    fn: jscOne(sized.get(64).jsc),
+  },
+  {
+    id: 'single.malloc', group: 'single', short: '@thi.ng/malloc MemPool',
+    name: '@thi.ng/malloc MemPool: malloc(64) + free',
+    perCall: INNER,
+    fn: mallocOne(sized.get(64).mp, 64),
+  },
+  {
+    id: 'bulk.slab', group: 'bulk', baseline: ['bulk.js', 'bulk.jsc', 'bulk.malloc', 'ref.wasm'],
     name: `SlabPool.allocMany + freeMany, ${BATCH} per call (u32Batch, zero-copy), per object`,
     perCall: BATCH,
     fn() {
@@ -630,6 +982,92 @@ const CASES = [
       for (let k = 0; k < BATCH; k++) jsPool.free(jsOut[k]);
     },
   },
+  {
+    id: 'bulk.jsc', group: 'bulk', short: 'checked JS list, 256 at a time',
+    name: `the checked JS list: allocMany(${BATCH}) + freeMany(${BATCH}) (all or nothing, duplicates caught), per object`,
+    perCall: BATCH,
+    fn: jscBulk(sized.get(64).jsc, BATCH),
+  },
+  {
+    id: 'bulk.malloc', group: 'bulk', short: 'MemPool, 256 at a time',
+    name: `@thi.ng/malloc MemPool: ${BATCH} malloc(64), then ${BATCH} frees newest first, per object`,
+    perCall: BATCH,
+    fn: mallocBulk(sized.get(64).mp, 64, BATCH),
+  },
+  {
+    id: 'bulk32.slab', group: 'bulk32', baseline: ['bulk32.js', 'bulk32.jsc', 'bulk32.malloc'],
+    name: `SlabPool.allocMany + freeMany, ${BATCH32} per call (u32Batch, zero-copy), 64-byte objects, per object`,
+    perCall: BATCH32,
+    fn: slabBulk(slab, batch32),
+  },
+  {
+    id: 'bulk32.js', group: 'bulk32', short: 'plain-JS pool, 32 at a time',
+    name: `plain-JS Int32Array pool: ${BATCH32} pops then ${BATCH32} pushes, per object`,
+    perCall: BATCH32,
+    fn: jsBulk(BATCH32),
+  },
+  {
+    id: 'bulk32.jsc', group: 'bulk32', short: 'checked JS list, 32 at a time',
+    name: `the checked JS list: allocMany(${BATCH32}) + freeMany(${BATCH32}), per object`,
+    perCall: BATCH32,
+    fn: jscBulk(sized.get(64).jsc, BATCH32),
+  },
+  {
+    id: 'bulk32.malloc', group: 'bulk32', short: 'MemPool, 32 at a time',
+    name: `@thi.ng/malloc MemPool: ${BATCH32} malloc(64), then ${BATCH32} frees newest first, per object`,
+    perCall: BATCH32,
+    fn: mallocBulk(sized.get(64).mp, 64, BATCH32),
+  },
+  ...SIZES.filter((size) => size !== 64).flatMap((size) => {
+    const { pool, jsc, mp } = sized.get(size);
+    const g = `size${size}`;
+    return [
+      {
+        id: `${g}.one`, group: g, baseline: [`${g}.one.jsc`, `${g}.one.malloc`],
+        name: `SlabPool.alloc + SlabPool.free (${size}-byte objects)`,
+        perCall: INNER,
+        fn: slabOne(pool),
+      },
+      {
+        id: `${g}.one.jsc`, group: g, short: `checked JS list (${size} B)`,
+        name: `the checked JS list: alloc + free (${size}-byte slots)`,
+        perCall: INNER,
+        fn: jscOne(jsc),
+      },
+      {
+        id: `${g}.one.malloc`, group: g, short: `MemPool malloc(${size})`,
+        name: `@thi.ng/malloc MemPool: malloc(${size}) + free`,
+        perCall: INNER,
+        fn: mallocOne(mp, size),
+      },
+      ...[BATCH32, BATCH].flatMap((n) => [
+        {
+          id: `${g}.b${n}`, group: g, baseline: [`${g}.b${n}.jsc`, `${g}.b${n}.malloc`],
+          name: `SlabPool.allocMany + freeMany, ${n} per call (u32Batch), ${size}-byte objects, per object`,
+          perCall: n,
+          fn: slabBulk(pool, n === BATCH ? batch : batch32),
+        },
+        {
+          id: `${g}.b${n}.jsc`, group: g, short: `checked JS list, ${n} at a time (${size} B)`,
+          name: `the checked JS list: allocMany(${n}) + freeMany(${n}) (${size}-byte slots), per object`,
+          perCall: n,
+          fn: jscBulk(jsc, n),
+        },
+        {
+          id: `${g}.b${n}.malloc`, group: g, short: `MemPool, ${n} at a time (${size} B)`,
+          name: `@thi.ng/malloc MemPool: ${n} malloc(${size}), then ${n} frees newest first, per object`,
+          perCall: n,
+          fn: mallocBulk(mp, size, n),
+        },
+      ]),
+    ];
+  }),
+  ...SCALES.map((sc, i) => ({
+    id: sc.id, group: 'scale', ...(i === 0 ? { short: `${sc.label} live` } : { baseline: SCALES[0].id }),
+    name: `SlabPool (64-byte objects) with ${sc.label} live objects: free the oldest live object + alloc one, per pair`,
+    perCall: INNER,
+    fn: scaleOp(sc),
+  })),
   {
     id: 'nbl.ndis', group: 'nbl', baseline: 'nbl.js',
     name: `NdisAllocateNetBufferList (NB + MDL + ${FRAME} B data) + retreat ${HDR} + advance ${HDR} (FreeMdl) + NdisFreeNetBufferList`,
@@ -915,7 +1353,20 @@ const CASES = [
     },
   },
   {
-    id: 'ref.wasm', group: 'bulk', reference: true, baseline: 'bulk.js',
+    id: 'ref.pair', group: 'single', reference: true, short: 'an empty JS->Wasm call pair',
+    name: 'reference: two empty JS->Wasm calls (runtime.wasm.nop twice: the boundary cost of an alloc + free pair), per pair',
+    perCall: INNER,
+    fn() {
+      let s = 0;
+      for (let k = 0; k < INNER; k++) {
+        s += wasm.nop(k);
+        s += wasm.nop(k);
+      }
+      sink += s;
+    },
+  },
+  {
+    id: 'ref.wasm', group: 'bulk', reference: true, baseline: 'bulk.js', short: 'the in-Wasm loop',
     name: `reference: in-Wasm loop limit (benchAllocFreeLoop, batch ${BATCH}), per object`,
     perCall: WASM_ROUNDS * BATCH,
     fn() {
@@ -925,18 +1376,39 @@ const CASES = [
     },
   },
 ];
+// Every case's baselines as a list (`baseline` may be one id or several).
+for (const c of CASES) c.baselines = c.baseline === undefined ? [] : [].concat(c.baseline);
 const byId = new Map(CASES.map((c) => [c.id, c]));
 
-// Selection: matching cases plus the baselines they are compared with.
+/** Measurements that are not benchmark.js cases (printed after the table); --filter picks them too. */
+const HEAP_OPS = 1e7;
+const EXTRAS = [
+  { id: 'memory.1e6', name: 'memory overhead: bytes of linear memory per live object at 10^6 live 64-byte objects' },
+  { id: 'heap.slab', name: `JS heap growth over ${HEAP_OPS} SlabPool.alloc + free` },
+  { id: 'heap.bulk', name: `JS heap growth over ${HEAP_OPS} objects through SlabPool.allocMany + freeMany (${BATCH} per call)` },
+  { id: 'heap.frame', name: `JS heap growth over ${HEAP_OPS} NdisAllocateNetBufferMdlAndData + NdisFreeNetBuffer` },
+];
+
+// Selection: matching cases plus the baselines they are compared with; cases this platform
+// cannot run (frame.buffer without Buffer) are left out with a note.
+const notes = [];
 const selected = new Set();
 for (const c of CASES) {
   if (!filter || filter.test(c.id) || filter.test(c.name)) {
     selected.add(c.id);
-    if (c.baseline) selected.add(c.baseline);
+    for (const b of c.baselines) selected.add(b);
   }
 }
-if (selected.size === 0) {
-  console.error(`--filter ${args.filter} matches no case. Cases: ${CASES.map((c) => c.id).join(', ')}`);
+for (const id of selected) {
+  const c = byId.get(id);
+  if (c.available === false) {
+    selected.delete(id);
+    notes.push(`${id} skipped: ${c.short} is not available here`);
+  }
+}
+const selectedExtras = new Set(EXTRAS.filter((x) => !filter || filter.test(x.id) || filter.test(x.name)).map((x) => x.id));
+if (selected.size === 0 && selectedExtras.size === 0) {
+  console.error(`--filter ${args.filter} matches no case. Cases: ${[...CASES, ...EXTRAS].map((c) => c.id).join(', ')}`);
   process.exit(2);
 }
 
@@ -962,8 +1434,8 @@ console.log(`date:    ${started.toISOString()}`);
 console.log(`machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.platform}`);
 console.log(`node:    ${machine.node} (V8 ${machine.v8})`);
 console.log(`command: ${command}`);
-console.log(`options: maxTime ${MAX_TIME} s per case${args.quick ? ' (--quick)' : ''}; runtime memory ${rt.sharedMemory ? 'shared' : 'plain'}, verifier ${rt.verifier ? 'on' : 'off'}`);
-if (filter) console.log(`filter:  /${args.filter}/i -> ${[...selected].join(', ')}`);
+console.log(`options: maxTime ${MAX_TIME} s per case${MIN_TIME ? `, minTime ${MIN_TIME} s per sample` : ''}${args.quick ? ' (--quick)' : ''}; runtime memory ${rt.sharedMemory ? 'shared' : 'plain'}, verifier ${rt.verifier ? 'on' : 'off'}`);
+if (filter) console.log(`filter:  /${args.filter}/i -> ${[...selected, ...selectedExtras].join(', ')}`);
 console.log('');
 
 // ---------------------------------------------------------------------------------------------
@@ -979,14 +1451,19 @@ function runSuite(suite) {
 
 const results = new Map();
 let failed = false;
-for (const group of ['frame', 'nbl', 'chain', 'packet', 'ring', 'vnic', 'verifier', 'single', 'bulk', 'gen', 'record', 'acquire']) {
+// verifier last: its runtimes are made when it starts (see GROUP_SETUP).
+const GROUPS = ['frame', 'nbl', 'chain', 'packet', 'ring', 'vnic', 'single', 'bulk', 'bulk32',
+  ...SIZES.filter((size) => size !== 64).map((size) => `size${size}`), 'scale', 'gen', 'record', 'acquire', 'verifier'];
+for (const c of CASES) if (!GROUPS.includes(c.group)) throw new Error(`case ${c.id}: group ${c.group} is not run`);
+for (const group of GROUPS) {
   const cases = CASES.filter((c) => c.group === group && selected.has(c.id));
   if (cases.length === 0) continue;
+  if (GROUP_SETUP[group]) await GROUP_SETUP[group]();
   const suite = new Benchmark.Suite(group);
   for (const c of cases) {
     // No setup/teardown: benchmark.js then calls c.fn() in its timed loop (no decompilation).
     // Deferred cases (acquire.*) get a Deferred and end each call with deferred.resolve().
-    suite.add(c.id, c.fn, { maxTime: MAX_TIME, defer: !!c.defer });
+    suite.add(c.id, c.fn, { maxTime: MAX_TIME, ...(MIN_TIME ? { minTime: MIN_TIME } : {}), defer: !!c.defer });
   }
   suite.on('cycle', (ev) => {
     const b = ev.target;
@@ -1002,7 +1479,7 @@ for (const group of ['frame', 'nbl', 'chain', 'packet', 'ring', 'vnic', 'verifie
       name: c.name,
       group: c.group,
       reference: !!c.reference,
-      baseline: c.baseline ?? null,
+      baseline: c.baselines[0] ?? null,
       perCall: c.perCall,
       nsPerOp: (s.mean * 1e9) / c.perCall,
       rmePercent: s.rme,
@@ -1019,25 +1496,98 @@ for (const group of ['frame', 'nbl', 'chain', 'packet', 'ring', 'vnic', 'verifie
   await runSuite(suite);
 }
 
-// Ratios: ndis-pool time / baseline time, and a rough uncertainty from both rme.
+// Ratios: ndis-pool time / baseline time, and a rough uncertainty from both rme; one per
+// baseline that ran (`ratio` and `ratioRmePercent`: against the first baseline).
 for (const r of results.values()) {
-  const base = r.baseline ? results.get(r.baseline) : undefined;
-  if (!base) {
-    r.ratio = null;
-    continue;
+  r.ratios = [];
+  for (const id of byId.get(r.id).baselines) {
+    const base = results.get(id);
+    if (base) r.ratios.push({ baseline: id, ratio: r.nsPerOp / base.nsPerOp, ratioRmePercent: Math.hypot(r.rmePercent, base.rmePercent) });
   }
-  r.ratio = r.nsPerOp / base.nsPerOp;
-  r.ratioRmePercent = Math.hypot(r.rmePercent, base.rmePercent);
+  const first = r.ratios.find((x) => x.baseline === r.baseline);
+  r.ratio = first ? first.ratio : null;
+  if (first) r.ratioRmePercent = first.ratioRmePercent;
+}
+
+// JS heap growth over HEAP_OPS hot-path operations (after the timed runs: the code is warm).
+const heap = [];
+if (selectedExtras.has('heap.slab') || selectedExtras.has('heap.bulk') || selectedExtras.has('heap.frame')) {
+  const gc = getGc();
+  let c = 0;
+  const bodies = {
+    'heap.slab': (n) => {
+      let x = 0;
+      for (let i = 0; i < n; i++) {
+        const p = slab.alloc();
+        if (p === 0) throw new Error('SlabPool.alloc returned 0');
+        slab.free(p);
+        x ^= p;
+      }
+      return x;
+    },
+    'heap.bulk': (n) => {
+      let x = 0;
+      for (let i = 0; i < n; i += BATCH) {
+        const got = slab.allocMany(batch);
+        if (got !== BATCH) throw new Error('allocMany came short');
+        slab.freeMany(batch, got);
+        x ^= got;
+      }
+      return x;
+    },
+    'heap.frame': (n) => {
+      let x = 0;
+      for (let i = 0; i < n; i++) {
+        c = (c + 1) & (RING - 1);
+        rt.NdisFreeNetBuffer(nbRing[c]);
+        const nb = rt.NdisAllocateNetBufferMdlAndData(nbPool);
+        if (nb === 0) throw new Error('NULL NET_BUFFER');
+        nbRing[c] = nb;
+        x ^= nb;
+      }
+      return x;
+    },
+  };
+  console.log(`JS heap: ${HEAP_OPS} operations each, ${gc.how}`);
+  for (const x of EXTRAS) {
+    if (!bodies[x.id] || !selectedExtras.has(x.id)) continue;
+    const h = await heapGrowth(bodies[x.id], HEAP_OPS, gc.fn);
+    heap.push({ id: x.id, name: x.name, ...h, gcForced: !!gc.fn });
+    console.log(`  ${x.id.padEnd(20)} ${fmtHeap(h)}`);
+  }
+}
+
+// Memory overhead at 10^6 live 64-byte objects: the scale.1e6 pool.
+let memory = null;
+if (selectedExtras.has('memory.1e6')) {
+  const sc = SCALES.find((x) => x.live === 1e6);
+  const row = rt.memoryReport().pools.find((p) => p.handle === sc.pool.handle);
+  const objectSize = sc.pool.objectSize;
+  const growth = sc.memoryAfter.memoryBytes - sc.memoryBefore.memoryBytes;
+  memory = {
+    id: 'memory.1e6',
+    liveObjects: row.live,
+    objectSize,
+    slotBytes: row.objectSize,
+    poolSlabBytes: row.slabBytes,
+    poolSlabs: row.slabs,
+    poolCapacity: row.capacity,
+    slabBytesPerObject: row.slabBytes / row.live,
+    slabOverheadPercent: (row.slabBytes / (row.live * objectSize) - 1) * 100,
+    memoryGrowthBytes: growth,
+    memoryBytesPerObject: growth / row.live,
+    memoryOverheadPercent: (growth / (row.live * objectSize) - 1) * 100,
+    freeSlabBytesAfter: sc.memoryAfter.freeSlabBytes,
+  };
 }
 
 // Sanity (checked before anything below can reserve memory): linear memory did not grow, so
 // the frame view stayed valid; then the pools are as we left them.
-const notes = [];
 if (rt.memory.buffer.byteLength !== memBytesBefore) {
   notes.push(`linear memory grew during the runs (${memBytesBefore} -> ${rt.memory.buffer.byteLength} bytes)`);
 }
 for (let i = 0; i < RING; i++) {
-  if (nbRing[i] + DATA + FRAME > mem.length) {
+  if (nbRing[i] + DATA + FRAME > memNow.length) {
     failed = true;
     notes.push(`frame ${i} at 0x${nbRing[i].toString(16)} lies outside the memory view: frame.ndis wrote nothing for it`);
     break;
@@ -1068,6 +1618,24 @@ if (acqStats.outstanding !== 0 || acqStats.waiters !== 0) {
   failed = true;
   notes.push(`acquire SlabPool: ${acqStats.outstanding} outstanding, ${acqStats.waiters} waiting after the runs (expected 0, 0)`);
 }
+for (const [size, { pool, jsc }] of sized) {
+  const out = pool.stats().outstanding;
+  if (out !== 0) {
+    failed = true;
+    notes.push(`SlabPool (${size} B): ${out} objects outstanding after the runs (expected 0)`);
+  }
+  if (jsc.top !== jsc.stack.length) {
+    failed = true;
+    notes.push(`checked JS list (${size} B): ${jsc.stack.length - jsc.top} objects outstanding after the runs (expected 0)`);
+  }
+}
+for (const sc of SCALES) {
+  const out = sc.pool.stats().outstanding;
+  if (out !== sc.live) {
+    failed = true;
+    notes.push(`scale SlabPool (${sc.label}): ${out} objects outstanding after the runs (expected ${sc.live})`);
+  }
+}
 if (gp.borrowed !== 0 || gp.pending !== 0) {
   failed = true;
   notes.push(`generic-pool: ${gp.borrowed} borrowed, ${gp.pending} pending after the runs (expected 0, 0)`);
@@ -1088,10 +1656,32 @@ function fmtRatio(x) {
   return x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toPrecision(2);
 }
 function ratioText(r) {
-  if (r.ratio === null || r.ratio === undefined) return r.reference ? '(reference, no baseline)' : r.baseline ? '(baseline not run)' : 'baseline';
-  const base = byId.get(r.baseline);
-  const speed = r.ratio < 1 ? `${fmtRatio(1 / r.ratio)}x faster` : `${fmtRatio(r.ratio)}x slower`;
-  return `${fmtRatio(r.ratio)}x the time of ${base.short} (${speed}; ±${r.ratioRmePercent.toFixed(0)}%)`;
+  if (r.ratios.length === 0) return r.reference ? '(reference, no baseline)' : r.baseline ? '(baseline not run)' : 'baseline';
+  return r.ratios.map((x) => {
+    const base = byId.get(x.baseline);
+    const speed = x.ratio < 1 ? `${fmtRatio(1 / x.ratio)}x faster` : `${fmtRatio(x.ratio)}x slower`;
+    return `${fmtRatio(x.ratio)}x the time of ${base.short} (${speed}; ±${x.ratioRmePercent.toFixed(0)}%)`;
+  }).join('\n');
+}
+function fmtBytes(n) {
+  const a = Math.abs(n);
+  return a >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : a >= 1e4 ? `${(n / 1e3).toFixed(1)} kB` : `${n} B`;
+}
+function signed(n) {
+  return `${n >= 0 ? '+' : '-'}${fmtBytes(Math.abs(n))}`;
+}
+function fmtHeap(h) {
+  return `${h.ops} ops in ${h.seconds.toFixed(2)} s: heapUsed ${signed(h.heapGrowthNoGcBytes)} right after the loop, ` +
+    `${signed(h.heapGrowthBytes)} after a full GC (${(h.heapGrowthBytes / h.ops).toFixed(4)} B/op); ` +
+    `${h.gcsDuring} GCs during the loop (${h.scavengesDuring} scavenges)`;
+}
+function fmtMemory(m) {
+  return `${m.liveObjects} live ${m.objectSize}-byte objects (the scale.1e6 SlabPool): ` +
+    `pool slabs ${fmtBytes(m.poolSlabBytes)} = ${m.slabBytesPerObject.toFixed(2)} B per object ` +
+    `(${m.slabOverheadPercent >= 0 ? '+' : ''}${m.slabOverheadPercent.toFixed(2)}% over ${m.objectSize} B: slab metadata and tail, free slots); ` +
+    `linear memory grew by ${fmtBytes(m.memoryGrowthBytes)} while the pool was created and filled = ${m.memoryBytesPerObject.toFixed(2)} B per object ` +
+    `(${m.memoryOverheadPercent >= 0 ? '+' : ''}${m.memoryOverheadPercent.toFixed(2)}%: also the slab table, the pool descriptor and ` +
+    `units reserved but not in a slab yet, ${fmtBytes(m.freeSlabBytesAfter)} after the fill)`;
 }
 
 const table = new Table({
@@ -1114,17 +1704,27 @@ for (const c of CASES) {
 }
 console.log('');
 console.log(table.toString());
-console.log(`ns/op: mean time per operation (per object for bulk.* and ref.wasm; one op = one allocate + one free,
-  for frame.* also the 1-byte write; frame.gc "frees" by dropping the oldest of ${RING} live frames;
+console.log(`ns/op: mean time per operation (per object for bulk*.*, size*.b*, frame.bulk.* and ref.wasm; one op = one
+  allocate + one free, for frame.* also the 1-byte write (not frame.bulk.nbl); frame.gc and frame.buffer "free" by
+  dropping the oldest of ${RING} live frames; a frame.bulk.* op is one of ${FRAME_BULK} frames allocated then freed per call;
   for packet.* one op is one whole packet cycle: a packet and 2 buffers allocated, chained, queried, unchained, freed).
 ±%: benchmark.js relative margin of error (95%) of the mean. samples: benchmark.js samples.
 ratio: ndis-pool time / baseline time, measured back-to-back in this process; < 1 means ndis-pool is faster;
-  its ± combines both cases' rme (root of the sum of squares). ref.wasm is compared with bulk.js;
-  ref.nop is the cost of one JS->Wasm call (SlabPool.alloc + free make 2 such calls).
+  its ± combines both cases' rme (root of the sum of squares); a case with several baselines has one ratio
+  per line. ref.wasm is compared with bulk.js; ref.nop is the cost of one JS->Wasm call, ref.pair of two
+  (SlabPool.alloc + free make 2 such calls). *.jsc: the JS free list with SlabPool.free's checks; *.malloc:
+  @thi.ng/malloc MemPool (frees newest first in the bulk forms: its best case). scale.*: free the oldest
+  of N live + allocate one, so the cursor walks all N objects' slabs; flat ratios mean O(1).
 record.*: one op is one particle updated (4 f32 reads, 2 f32 writes); record.dataview is a second baseline
   and record.f32view (compared with record.objects) the raw-view limit: the accessors' overhead is
   record.accessors / record.f32view. acquire.*: one op is one acquire + one release (awaited, in deferred
   benchmark.js cases); *.wait run ${ACQ_TASKS} at once on a limit of ${ACQ_MAX}, so ${ACQ_TASKS - ACQ_MAX} wait for a release.`);
+
+if (memory) console.log(`\nmemory overhead (memory.1e6): ${fmtMemory(memory)}`);
+if (heap.length) {
+  console.log(`JS heap growth over ${HEAP_OPS} hot-path operations (${heap[0].gcForced ? 'full GC before each reading' : 'NO forced GC: readings are not after a GC'}):`);
+  for (const h of heap) console.log(`  ${h.id}: ${h.name.replace(/^JS heap growth over \S+ /, '')}: ${fmtHeap(h)}`);
+}
 
 const finished = new Date();
 const totalSeconds = (finished.getTime() - started.getTime()) / 1000;
@@ -1140,9 +1740,11 @@ if (args.json) {
     machine,
     command,
     argv,
-    options: { quick: args.quick, filter: args.filter ?? null, maxTime: MAX_TIME, inner: INNER, batch: BATCH, wasmRounds: WASM_ROUNDS, ring: RING, frameBytes: FRAME, records: RECORDS, acquireInner: ACQ_INNER, acquireTasks: ACQ_TASKS, acquireMax: ACQ_MAX },
+    options: { quick: args.quick, filter: args.filter ?? null, maxTime: MAX_TIME, minTime: MIN_TIME ?? null, inner: INNER, batch: BATCH, wasmRounds: WASM_ROUNDS, ring: RING, frameBytes: FRAME, records: RECORDS, acquireInner: ACQ_INNER, acquireTasks: ACQ_TASKS, acquireMax: ACQ_MAX, batch32: BATCH32, frameBulk: FRAME_BULK, sizes: SIZES, scales: SCALES.map((x) => x.live), heapOps: HEAP_OPS },
     ratioDefinition: 'nsPerOp(case) / nsPerOp(baseline); < 1 means the ndis-pool case is faster',
     results: CASES.filter((c) => results.has(c.id)).map((c) => results.get(c.id)),
+    memory,
+    heap,
     notes,
     sink,
   };
