@@ -27,7 +27,16 @@ export function nbAndChain(nb: usize): u32 {
   let e = nbLive(nb);
   if (e != E_OK) return argErr(0, e);
   let chain = <usize>load<u32>(nb + NB_MDL_CHAIN);
-  if (chain == 0) { gChainBytes = 0; return E_OK; }
+  if (chain == 0) {
+    gChainBytes = 0;
+    // No MDL chain: no data either (NB-CONS, a driver may have set the fields badly).
+    if (load<u32>(nb + NB_DATA_OFFSET) != 0 || load<u32>(nb + NB_DATA_LENGTH) != 0) {
+      gErrPtr = nb;
+      gErrDetail = 0;
+      return E_NB_RANGE;
+    }
+    return E_OK;
+  }
   e = chainCheck(chain);
   if (e != E_OK) return e == E_MDL_LOOP ? E_MDL_LOOP : argErr(0, e);
   // NB-CONS: the used space must lie inside the chain (a driver may have set fields badly).

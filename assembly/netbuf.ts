@@ -26,7 +26,7 @@ import {
   TS_KIND, TS_TAG, TS_NEXT, TS_LARGE, TS_CLASS, TAG_SET_SIZE, LARGEST_CLASS,
   TS_R_ALLOCS, TS_R_FREES, TS_R_FAILURES, TS_R_PEAK, TS_R_POOLS, P_ALLOCS, P_FREES, P_FAILURES, P_PEAK,
 } from "./layout";
-import { rootU32, rootSetU32, R_TAG_SETS, R_SERIAL, R_ROOTS, unitsResetAll, slabOf } from "./pages";
+import { rootU32, rootSetU32, R_TAG_SETS, R_SERIAL, R_ROOTS, R_FAULT, unitsResetAll, slabOf } from "./pages";
 import { preallocNb, nbLive, embeddedMdl, freeRetreatMdls, chainedTo } from "./embedded";
 import {
   poolInit, poolAlloc, poolAllocSlow, poolRelease, lookup, lookedUpPool, lookedUpAux,
@@ -205,7 +205,11 @@ export function tagSetReserve(pool: usize): bool {
 }
 
 export function retire(pool: usize): void {
+  // Bookkeeping, not an allocation the caller asked for: injected faults do not apply here.
+  let fault = rootU32(R_FAULT);
+  rootSetU32(R_FAULT, 0);
   let set = tagSetFind(pU32(pool, P_KIND), pU32(pool, P_TAG), true);
+  rootSetU32(R_FAULT, fault);
   if (set == 0) return;
   store<u64>(set + TS_R_ALLOCS, load<u64>(set + TS_R_ALLOCS) + load<u64>(pool + P_ALLOCS));
   // Objects dropped by a forced destroy count as freed: they are gone with the pool.

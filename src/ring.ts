@@ -87,7 +87,7 @@ export class DescriptorRing {
     let copied = false;
     if (!addr) {
       addr = rt.scratchU32(count * W);
-      if (!addr && count > 0) throw new RangeError(`ndis-pool: DescriptorRing.${fn}: no memory left for a ${count}-descriptor scratch area`);
+      if (!addr && count > 0) return this.#moveInChunks(fn, h, arr, count, enqueue, bulk);
       copied = true;
       if (enqueue) {
         rt.sync();
@@ -101,6 +101,34 @@ export class DescriptorRing {
       arr.set(rt.u32.subarray(addr >>> 2, (addr >>> 2) + r * W));
     }
     return r;
+  }
+
+  /**
+   * The memory budget cannot hold a scratch area for `count` descriptors: move them through the
+   * scratch area the runtime always has (256 words), a chunk per call. Bulk calls check first
+   * that all of them fit (enqueue) or are there (dequeue), so they stay all or nothing.
+   */
+  #moveInChunks(fn: string, h: number, arr: Uint32Array, count: number, enqueue: boolean, bulk: boolean): number {
+    const rt = this.#rt;
+    const held = this.#count(fn);
+    if (bulk && (enqueue ? this.capacity - held < count : held < count)) return 0;
+    const addr = rt.scratchU32(1); // the existing area
+    const chunk = Math.floor(rt.scratchCap / W);
+    let done = 0;
+    while (done < count) {
+      const k = Math.min(chunk, count - done);
+      rt.sync();
+      if (enqueue) rt.u32.set(arr.subarray(done * W, (done + k) * W), addr >>> 2);
+      const r = (enqueue ? rt.wasm.ringEnqueue(h, addr, k, 0) : rt.wasm.ringDequeue(h, addr, k, 0)) >>> 0;
+      if (r === BAD) throw rt.fail(`DescriptorRing.${fn}`, rt.wasm.ringCheck(h) >>> 0, ['ring'], [h], 'a live descriptor ring');
+      if (!enqueue && r > 0) {
+        rt.sync();
+        arr.set(rt.u32.subarray(addr >>> 2, (addr >>> 2) + r * W), done * W);
+      }
+      done += r;
+      if (r < k) break;
+    }
+    return done;
   }
 
   /** Enqueues as many of the first `n` descriptors of `src` as fit. @returns how many. */

@@ -189,6 +189,7 @@ export class Verifier {
    */
   checkRelease(fn: string, h: number): void {
     const rt = this.rt;
+    if (h === 0) return;
     const left = this.stillLive().filter(([a, r]) => r.owner === h && (rt.kindAt(a) === KIND.MDL || rt.kindAt(a) === KIND.MEMORY));
     if (left.length === 0) return;
     const mdls = left.filter(([a]) => rt.kindAt(a) === KIND.MDL);
@@ -311,11 +312,16 @@ export function installVerifier(rt: RuntimeCore, functions: readonly string[], q
         throw ruleViolation(name, undefined, 'LOCK-5', `called with ${s.held} NDIS spin lock(s) held`, s.held);
       }
       // Releasing a handle that still has MDLs or memory blocks allocated with it.
-      if (releaseArg !== undefined) v.checkRelease(name, args[releaseArg] as number);
+      if (releaseArg !== undefined) {
+        // Only for a live handle of the right kind: anything else gets the call's own bug check.
+        const h = args[releaseArg];
+        const kind = name === 'NdisFreeGenericObject' ? KIND.GENERIC : KIND.PROTOCOL;
+        if (typeof h === 'number' && h !== 0 && rt.kindAt(h) === kind && rt.liveIn(h, kind) >= 0x10000) v.checkRelease(name, h);
+      }
       // Objects a free will release, read before the call.
       let freeing: number[] | null = null;
       if (freeArg !== undefined) freeing = [args[freeArg] as number];
-      else if (name === 'freeNetBufferListChain') {
+      else if (name === 'freeNetBufferListChain' && typeof args[0] === 'number') {
         freeing = [];
         rt.sync();
         for (let p = args[0] as number, i = 0; p !== 0 && i < 1 << 20; p = rt.rd32(p + NBL.Next), i++) {

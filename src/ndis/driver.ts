@@ -800,7 +800,6 @@ export function createAdapter(rt: RuntimeCore, NdisMiniportDriverHandle: number,
   const d = handleArg(rt, fn, 'NdisMiniportDriverHandle', NdisMiniportDriverHandle, 'miniport', 'a miniport driver handle from NdisMRegisterMiniportDriver');
   if (typeof options !== 'object' || options === null) throw badParam(fn, 'options', options, 'an object { name, macAddress?, linkSpeed? }');
   if (typeof options.name !== 'string' || options.name.length === 0) throw badParam(fn, 'options.name', options.name, 'a non-empty string');
-  runPnp(rt);
   const m = modelOf(rt);
   const n = m.adapterSerial + 1; // taken only when the adapter starts (a throw changes nothing)
   let mac = [2, 0, 0, 0, (n >> 8) & 0xff, n & 0xff];
@@ -813,6 +812,7 @@ export function createAdapter(rt: RuntimeCore, NdisMiniportDriverHandle: number,
   }
   const linkSpeed = options.linkSpeed ?? 100_000_000;
   if (typeof linkSpeed !== 'number' || !(linkSpeed > 0) || !Number.isFinite(linkSpeed)) throw badParam(fn, 'options.linkSpeed', linkSpeed, 'bits per second (> 0)');
+  runPnp(rt); // deferred binds first (after the arguments passed their checks)
   const h = newHandle(rt, 0);
   if (h === 0) return null;
   const a: AdapterRecord = {

@@ -85,9 +85,13 @@ class NblChainIterator implements IterableIterator<PNET_BUFFER_LIST> {
   readonly #rt: RuntimeCore;
   #next: number;
   readonly #result: IteratorResult<PNET_BUFFER_LIST> = { value: 0 as PNET_BUFFER_LIST, done: false };
+  /** Loop detection (Floyd): a second cursor moving one link every other step. */
+  #slow: number;
+  #steps = 0;
   constructor(rt: RuntimeCore, head: number) {
     this.#rt = rt;
     this.#next = head;
+    this.#slow = head;
   }
   next(): IteratorResult<PNET_BUFFER_LIST> {
     const r = this.#result;
@@ -99,6 +103,12 @@ class NblChainIterator implements IterableIterator<PNET_BUFFER_LIST> {
     }
     checkNbl(this.#rt, 'nblChain', 'NetBufferList', p);
     this.#next = this.#rt.u32[(p + NBL.Next) >>> 2]!;
+    if ((++this.#steps & 1) === 0) {
+      this.#slow = this.#rt.u32[(this.#slow + NBL.Next) >>> 2]!;
+      if (this.#slow === this.#next && this.#next !== 0) {
+        throw ruleViolation('nblChain', 'NetBufferListChain', 'PARAM', `loops back to ${hexAddr(this.#next)} after ${this.#steps} links`, this.#next);
+      }
+    }
     r.value = p as PNET_BUFFER_LIST;
     return r;
   }
