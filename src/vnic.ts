@@ -21,7 +21,7 @@ import {
 } from './ndis/driver.js';
 import { NBL, E } from './ndis/layout.js';
 import { atDispatch } from './ndis/irql.js';
-import type { NetBufferListApi, NblChainApi } from './ndis/nbl.js';
+import type { NetBufferListApi, NblChainApi, PNET_BUFFER_LIST } from './ndis/nbl.js';
 
 /** NIC record offsets (assembly/nic.ts N_*). */
 const N = {
@@ -150,7 +150,7 @@ function pow2(fn: string, arg: string, v: unknown, dflt: number): number {
 function completeSends(rt: Rt, v: VAdapter, flags: number): number {
   const head = rt.wasm.nicTakeDone(v.nic) >>> 0;
   const count = rt.wasm.errDetail() >>> 0;
-  if (head !== 0) rt.NdisMSendNetBufferListsComplete(v.handle as NDIS_HANDLE, head as never, flags);
+  if (head !== 0) rt.NdisMSendNetBufferListsComplete(v.handle as NDIS_HANDLE, head as PNET_BUFFER_LIST, flags);
   return count;
 }
 
@@ -192,7 +192,7 @@ export function registerVirtualMiniport(rtc: RuntimeCore, options: VirtualMinipo
       const nic = rt.wasm.nicCreate(tcb, rcb, NdisMiniportHandle) >>> 0;
       const nbls: number[] = [];
       const undo = () => {
-        for (const n of nbls) rt.NdisFreeNetBufferList(n as never);
+        for (const n of nbls) rt.NdisFreeNetBufferList(n as PNET_BUFFER_LIST);
         if (nic) rt.wasm.nicDestroy(nic);
         rt.NdisFreeNetBufferListPool(pool);
         return NDIS_STATUS_RESOURCES;
@@ -260,14 +260,14 @@ export function registerVirtualMiniport(rtc: RuntimeCore, options: VirtualMinipo
       if (!v.ready) {
         rt.sync();
         for (let p = nbls; p !== 0; p = rt.rd32(p + NBL.Next)) rt.u32[(p + NBL.Status) >>> 2] = NDIS_STATUS_PAUSED;
-        rt.NdisMSendNetBufferListsComplete(v.handle as NDIS_HANDLE, nbls as never, flags & 1 ? NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL : 0);
+        rt.NdisMSendNetBufferListsComplete(v.handle as NDIS_HANDLE, nbls as PNET_BUFFER_LIST, flags & 1 ? NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL : 0);
         return;
       }
       const e = rt.wasm.nicSend(v.nic, nbls) >>> 0;
       if (e !== E.OK) throw new Error(`netvmini: queueing sends failed (error ${e})`);
       // NBLs without NBs complete at once (the DPC completes the others).
       const now = rt.wasm.nicTakeImmediate() >>> 0;
-      if (now !== 0) rt.NdisMSendNetBufferListsComplete(v.handle as NDIS_HANDLE, now as never, flags & 1 ? NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL : 0);
+      if (now !== 0) rt.NdisMSendNetBufferListsComplete(v.handle as NDIS_HANDLE, now as PNET_BUFFER_LIST, flags & 1 ? NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL : 0);
     },
 
     // MPReturnNetBufferLists: each returned NBL is an RCB again.
@@ -301,7 +301,7 @@ export function registerVirtualMiniport(rtc: RuntimeCore, options: VirtualMinipo
       v.hub.adapters.delete(v);
       rt.wasm.nicStop(v.nic, NDIS_STATUS_PAUSED);
       completeSends(rt, v, 0);
-      for (let n = rt.wasm.nicUnpostRecv(v.nic) >>> 0; n !== 0; n = rt.wasm.nicUnpostRecv(v.nic) >>> 0) rt.NdisFreeNetBufferList(n as never);
+      for (let n = rt.wasm.nicUnpostRecv(v.nic) >>> 0; n !== 0; n = rt.wasm.nicUnpostRecv(v.nic) >>> 0) rt.NdisFreeNetBufferList(n as PNET_BUFFER_LIST);
       const e = rt.wasm.nicDestroy(v.nic) >>> 0;
       if (e !== E.OK) throw new Error(`netvmini: the NIC still holds ${rt.wasm.errDetail() >>> 0} NBL(s) at halt`);
       rt.NdisFreeNetBufferListPool(v.pool as NDIS_HANDLE);
@@ -364,7 +364,7 @@ function dpcPasses(rt: Rt, s: VState, r: DpcResult, batch: number, maxPasses: nu
         if (head !== 0) {
           v.pending += count;
           r.receivesIndicated += count;
-          rt.NdisMIndicateReceiveNetBufferLists(v.handle as NDIS_HANDLE, head as never, 0, count, NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL | NDIS_RECEIVE_FLAGS_PERFECT_FILTERED);
+          rt.NdisMIndicateReceiveNetBufferLists(v.handle as NDIS_HANDLE, head as PNET_BUFFER_LIST, 0, count, NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL | NDIS_RECEIVE_FLAGS_PERFECT_FILTERED);
         }
         // Callbacks may have sent more.
         if (done !== 0 || head !== 0) more = true;
