@@ -167,6 +167,12 @@ export const dataSpaceApi = {
     checkHandler(fn, 'AllocateMdlHandler', AllocateMdlHandler);
     checkHandler(fn, 'FreeMdlHandler', FreeMdlHandler);
     const nbs = nbsOf(this, fn, NetBufferList);
+    // Every NB's chain is checked (NB-CONS) before any retreat allocates: a bad NB later in the
+    // list must not leave the earlier NBs' MDL allocations in the counters.
+    for (const nb of nbs) {
+      const e = this.wasm.nbAdvanceCheck(nb, 0, 0, 0) >>> 0;
+      if (e !== E.OK) throw dsFail(this, fn, e, nb);
+    }
     const done: [number, number[], number, number][] = [];
     for (const nb of nbs) {
       const before = snapshot(this, nb);

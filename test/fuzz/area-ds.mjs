@@ -279,6 +279,13 @@ export const dsArea = {
             fz.bad(label, cc.rules, () => rt.NdisRetreatNetBufferListDataStart(nbl.addr, delta, backFill, h?.fn, withFree ? fh.fn : undefined), targets, cc.why);
             return;
           }
+          // Every NB's chain is checked before any NB moves (NB-CONS): all or nothing, and no
+          // MDL is allocated for an earlier NB when a later one is inconsistent.
+          const bad = nbs.map((nb) => nbChainRules(fz, nb)).find((c) => c.rules);
+          if (bad) {
+            fz.bad(label, bad.rules, () => rt.NdisRetreatNetBufferListDataStart(nbl.addr, delta, backFill, h?.fn, withFree ? fh.fn : undefined), targets, `NBL form: ${bad.why}`);
+            return;
+          }
           // Throw prediction NB by NB: the runtime stops at the first NB that does not succeed.
           const size = delta + backFill;
           let spareLeft = hk === 'spare' ? spares(fz, size, new Set()).length : 0;
@@ -290,7 +297,7 @@ export const dsArea = {
               if (uncertain) return; // an earlier allocation may fail (exhaustion / faults) first
               // Known bug, open: the rollback of default MDLs shows in poolmon (their allocs and
               // frees stay counted). Skipped until it is fixed (README "Limits").
-              if (allocatedBefore) return;
+              if (allocatedBefore && fz.cfg.knownBugs === false) return;
               fz.bad(label, p.rules, () => rt.NdisRetreatNetBufferListDataStart(nbl.addr, delta, backFill, h?.fn, withFree ? fh.fn : undefined), targets, `NBL form: ${p.why}`);
               return;
             }
@@ -336,9 +343,7 @@ export const dsArea = {
       name: 'ds.nblRollback', w: 0.6,
       run(fz, r) {
         const rt = fz.rt;
-        // Known bug, open: a rolled-back NBL retreat leaves the default MDLs' allocs and frees in
-        // poolmon. Skipped until it is fixed (README "Limits"); run with --rollback to see it.
-        if (!fz.cfg.rollback || fz.cfg.knownBugs === false || fz.mayFail) return;
+        if (fz.cfg.knownBugs === false || fz.mayFail) return;
         const nbl = fz.any(r, 'nbl', (n) => !n.drv && !!n.firstNb && !nbCountRules(fz, n.addr).rules);
         if (!nbl) return;
         const nbs = nbList(fz, nbl);
