@@ -56,6 +56,7 @@ export const RULE_P1 = {
   /** Verifier: a handle released while MDLs or memory blocks allocated with it are live. */
   'LEAK-MDL': 0x00d00090,
   'LEAK-MEM': 0x00d00091,
+  'LEAK-GEN': 0x00d00092,
 } as const;
 
 export type RuleId =

@@ -22,6 +22,7 @@ import { RuntimeCore } from './core.js';
 import { NdisBugCheck, ruleViolation, hexAddr, type RULE_P1 } from './errors.js';
 import { irqlOf, DISPATCH_LEVEL, PASSIVE_LEVEL } from './ndis/irql.js';
 import { KIND, NBL } from './ndis/layout.js';
+import { driverObjectOf } from './ndis/driver.js';
 
 /** Where an object was allocated or freed. */
 export interface Site {
@@ -38,7 +39,7 @@ export interface LeakEntry {
   kind: string;
   /** The pool it came from (its handle), or 0. */
   pool: number;
-  /** The NdisHandle it was allocated with (pools, memory, MDLs), or 0. */
+  /** The NdisHandle it was allocated with (pools, memory, MDLs; for generic objects the DriverObject), or 0. */
   owner: number;
   /** Pool tag as poolmon shows it. */
   tag: string;
@@ -53,7 +54,7 @@ interface Rec {
 
 /** Allocators: where the new object is (-1: the return value; n: out-box argument n), its pool and owner arguments. */
 const ALLOCS: Record<string, { out: number; pool?: number; owner?: number }> = {
-  NdisAllocateGenericObject: { out: -1 },
+  NdisAllocateGenericObject: { out: -1, owner: 0 }, // owner: the DriverObject
   NdisAllocateMemoryWithTagPriority: { out: -1, owner: 0 },
   NdisAllocateMdl: { out: -1, owner: 0 },
   NdisAllocateNetBufferPool: { out: -1, owner: 0 },
@@ -317,6 +318,21 @@ export function installVerifier(rt: RuntimeCore, functions: readonly string[], q
         const h = args[releaseArg];
         const kind = name === 'NdisFreeGenericObject' ? KIND.GENERIC : KIND.PROTOCOL;
         if (typeof h === 'number' && h !== 0 && rt.kindAt(h) === kind && rt.liveIn(h, kind) >= 0x10000) v.checkRelease(name, h);
+      }
+      // ALT-GEN: a miniport or filter driver deregistering while generic objects allocated with
+      // its DriverObject are live.
+      if (name === 'NdisMDeregisterMiniportDriver' || name === 'NdisFDeregisterFilterDriver') {
+        const d = driverObjectOf(rt, args[0]);
+        if (d !== 0) {
+          const left = v.stillLive().filter(([a, r]) => r.owner === d && rt.kindAt(a) === KIND.GENERIC);
+          if (left.length) {
+            const err = ruleViolation(name, undefined, 'LEAK-GEN',
+              `the driver (DriverObject ${hexAddr(d)}) still has ${left.length} NDIS_GENERIC_OBJECT(s) (ALT-GEN): ${left.slice(0, 8).map(([a, r]) => `${hexAddr(a)} (${r.site.fn} at ${frame(r.site)})`).join(', ')}`,
+              args[0] as number, left.length, left[0]![0]);
+            Object.assign(err, { leaks: left.map(([a]) => a) });
+            throw err;
+          }
+        }
       }
       // Objects a free will release, read before the call.
       let freeing: number[] | null = null;

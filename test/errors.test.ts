@@ -220,6 +220,7 @@ describe('NdisBugCheck', () => {
       LOCK: 0x00d00086,
       'LEAK-MDL': 0x00d00090,
       'LEAK-MEM': 0x00d00091,
+      'LEAK-GEN': 0x00d00092,
     });
   });
 

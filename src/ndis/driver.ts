@@ -252,6 +252,8 @@ interface MiniportDriver {
   adapters: Set<AdapterRecord>;
   /** NdisIMAssociateMiniport: the protocol half of an intermediate driver. */
   imProtocol: number;
+  /** The DriverObject it registered with (verifier: generic objects allocated with it). */
+  driverObject: number;
 }
 
 interface ProtocolRecord {
@@ -270,6 +272,7 @@ interface FilterDriver {
   context: number;
   chars: NDIS_FILTER_DRIVER_CHARACTERISTICS;
   modules: Set<FilterModule>;
+  driverObject: number;
 }
 
 /** @internal An adapter (miniport instance): what `createAdapter` returns wraps it. */
@@ -888,7 +891,7 @@ export const driverApi = {
     const handle = newHandle(this, MiniportDriverContext);
     if (handle === 0) return NDIS_STATUS_RESOURCES;
     const m = modelOf(this);
-    const d: MiniportDriver = { type: 'miniport', handle, context: MiniportDriverContext, chars: { ...c }, adapters: new Set(), imProtocol: 0 };
+    const d: MiniportDriver = { type: 'miniport', handle, context: MiniportDriverContext, chars: { ...c }, adapters: new Set(), imProtocol: 0, driverObject: DriverObject };
     m.objects.set(handle, d);
     m.miniports.push(d);
     NdisMiniportDriverHandle.value = handle as NDIS_HANDLE;
@@ -1182,7 +1185,7 @@ export const driverApi = {
     const handle = newHandle(this, FilterDriverContext);
     if (handle === 0) return NDIS_STATUS_RESOURCES;
     const m = modelOf(this);
-    const d: FilterDriver = { type: 'filter', handle, context: FilterDriverContext, chars: { ...c }, modules: new Set() };
+    const d: FilterDriver = { type: 'filter', handle, context: FilterDriverContext, chars: { ...c }, modules: new Set(), driverObject: DriverObject };
     m.objects.set(handle, d);
     m.filterDrivers.push(d);
     NdisFilterDriverHandle.value = handle as NDIS_HANDLE;
@@ -1421,6 +1424,12 @@ export function handleType(rt: RuntimeCore, handle: number): string | undefined 
 /** @internal Drops a protocol from the model (after deregistration). */
 export function removeProtocol(rt: RuntimeCore, handle: number): void {
   modelOf(rt).objects.delete(handle);
+}
+
+/** @internal The DriverObject a miniport or filter driver registered with (0: none or not such a handle). */
+export function driverObjectOf(rt: RuntimeCore, handle: unknown): number {
+  const o = typeof handle === 'number' ? modelOf(rt).objects.get(handle) : undefined;
+  return o?.type === 'miniport' || o?.type === 'filter' ? o.driverObject : 0;
 }
 
 /** @internal Adapters of the runtime (for the virtual hardware and poolmon-style reports). */
