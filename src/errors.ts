@@ -70,7 +70,8 @@ export type RuleId =
   | 'ALT-MEM'
   | 'ALT-NBL'
   | 'TAG'
-  | 'LEAK-NBL';
+  | 'LEAK-NBL'
+  | 'NDIS5-IN-6';
 
 /** The error thrown for every misuse. State is exactly as before the call that threw. */
 export class NdisBugCheck extends Error {

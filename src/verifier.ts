@@ -19,10 +19,10 @@
  * methods and pays nothing.
  */
 import { RuntimeCore } from './core.js';
-import { NdisBugCheck, ruleViolation, hexAddr, type RULE_P1 } from './errors.js';
+import { NdisBugCheck, ruleViolation, hexAddr, BUGCODE_NDIS_DRIVER, type RULE_P1 } from './errors.js';
 import { irqlOf, DISPATCH_LEVEL, PASSIVE_LEVEL } from './ndis/irql.js';
 import { KIND, NBL } from './ndis/layout.js';
-import { driverObjectOf } from './ndis/driver.js';
+import { driverObjectOf, runningDriver } from './ndis/driver.js';
 
 /** Where an object was allocated or freed. */
 export interface Site {
@@ -300,6 +300,7 @@ export function installVerifier(rt: RuntimeCore, functions: readonly string[], q
     const alloc = ALLOCS[name];
     const freeArg = FREES[name];
     const releaseArg = HANDLE_RELEASES[name];
+    const ndis5 = NDIS5.test(name) && !/^NDIS_(MDL|SET|GET)/.test(name) && !/SpinLock/.test(name);
     const wrapped = function (this: RuntimeCore, ...args: unknown[]): unknown {
       // IRQL rules.
       const s = irqlOf(rt);
@@ -308,6 +309,12 @@ export function installVerifier(rt: RuntimeCore, functions: readonly string[], q
         if (exact ? s.irql !== max : s.irql > max) {
           throw ruleViolation(name, undefined, id, `called at IRQL ${s.irql}; it needs ${exact ? 'exactly' : 'at most'} ${max === PASSIVE_LEVEL ? 'PASSIVE_LEVEL' : 'DISPATCH_LEVEL'}`, s.irql);
         }
+      }
+      // NDIS5-IN-6: an NDIS 6 miniport (one of its handlers is the innermost caller) calling the
+      // NDIS 5 packet and buffer API: bug check 0x7C, P1 0x15.
+      if (ndis5 && runningDriver(rt) === 'miniport') {
+        throw new NdisBugCheck(name, undefined, 'NDIS5-IN-6', BUGCODE_NDIS_DRIVER, [0x15, 0, 0, 0],
+          'called from an NDIS 6 miniport handler: NDIS 6 miniports use NET_BUFFER_LISTs, not the NDIS 5 packet and buffer API');
       }
       if (LOCK5.has(name) && s.held !== 0) {
         throw ruleViolation(name, undefined, 'LOCK-5', `called with ${s.held} NDIS spin lock(s) held`, s.held);

@@ -60,3 +60,54 @@ describe('verifier: generic objects left at driver deregistration (ALT-GEN)', ()
     rt.NdisFreeGenericObject(g);
   });
 });
+
+describe('verifier: NDIS5-IN-6 (an NDIS 6 miniport calling the NDIS 5 API)', () => {
+  function miniportThatUsesNdis5(rt: ReturnType<typeof createRuntimeSync>) {
+    const seen: string[] = [];
+    const c = {
+      ...chars,
+      InitializeHandlerEx(h: number) {
+        const status = { value: 0 };
+        const pool = { value: 0 };
+        rt.NdisAllocateBufferPool(status as never, pool as never, 4); // NDIS 5 from a miniport
+        seen.push('after');
+        if (pool.value) rt.NdisFreeBufferPool(pool.value as never);
+        rt.NdisMSetMiniportAttributes(h as never, { Header: { Type: 0x9e, Revision: 1, Size: 0x18 }, MiniportAdapterContext: 1 });
+        return NDIS_STATUS_SUCCESS;
+      },
+    };
+    const out = { value: 0 };
+    expect(rt.NdisMRegisterMiniportDriver(0, 'mp5', 0, c as never, out as never)).toBe(NDIS_STATUS_SUCCESS);
+    return { handle: out.value, seen };
+  }
+
+  it('is bug check 0x7C with P1 0x15 in verifier mode, and the call is not made', () => {
+    const rt = createRuntimeSync({ verifier: true, maxMemory: 8 << 20 });
+    const { handle, seen } = miniportThatUsesNdis5(rt);
+    let err: unknown;
+    try {
+      rt.createAdapter(handle, { name: 'eth0' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(NdisBugCheck);
+    expect((err as NdisBugCheck).rule).toBe('NDIS5-IN-6');
+    expect((err as NdisBugCheck).code).toBe(0x7c);
+    expect((err as NdisBugCheck).parameters[0]).toBe(0x15);
+    expect(seen).toEqual([]);
+    // The same call outside any miniport handler is fine.
+    const status = { value: -1 };
+    const pool = { value: 0 };
+    rt.NdisAllocateBufferPool(status as never, pool as never, 4);
+    expect(status.value).toBe(NDIS_STATUS_SUCCESS);
+    rt.NdisFreeBufferPool(pool.value as never);
+  });
+
+  it('is not checked in a normal runtime', () => {
+    const rt = createRuntimeSync({ maxMemory: 8 << 20 });
+    const { handle, seen } = miniportThatUsesNdis5(rt);
+    const a = rt.createAdapter(handle, { name: 'eth0' });
+    expect(a).not.toBeNull();
+    expect(seen).toEqual(['after']);
+  });
+});

@@ -891,7 +891,7 @@ export const driverApi = {
     const handle = newHandle(this, MiniportDriverContext);
     if (handle === 0) return NDIS_STATUS_RESOURCES;
     const m = modelOf(this);
-    const d: MiniportDriver = { type: 'miniport', handle, context: MiniportDriverContext, chars: { ...c }, adapters: new Set(), imProtocol: 0, driverObject: DriverObject };
+    const d: MiniportDriver = { type: 'miniport', handle, context: MiniportDriverContext, chars: tracked(this, c, 'miniport'), adapters: new Set(), imProtocol: 0, driverObject: DriverObject };
     m.objects.set(handle, d);
     m.miniports.push(d);
     NdisMiniportDriverHandle.value = handle as NDIS_HANDLE;
@@ -1185,7 +1185,7 @@ export const driverApi = {
     const handle = newHandle(this, FilterDriverContext);
     if (handle === 0) return NDIS_STATUS_RESOURCES;
     const m = modelOf(this);
-    const d: FilterDriver = { type: 'filter', handle, context: FilterDriverContext, chars: { ...c }, modules: new Set(), driverObject: DriverObject };
+    const d: FilterDriver = { type: 'filter', handle, context: FilterDriverContext, chars: tracked(this, c, 'filter'), modules: new Set(), driverObject: DriverObject };
     m.objects.set(handle, d);
     m.filterDrivers.push(d);
     NdisFilterDriverHandle.value = handle as NDIS_HANDLE;
@@ -1413,7 +1413,7 @@ export function unbindProtocol(rt: RuntimeCore, handle: number): void {
 
 /** @internal Registers a protocol with the driver model (NdisRegisterProtocolDriver). */
 export function addProtocol(rt: RuntimeCore, handle: number, context: number, chars: NDIS_PROTOCOL_DRIVER_CHARACTERISTICS): void {
-  modelOf(rt).objects.set(handle, { type: 'protocol', handle, context, chars, bindings: new Set(), imMiniport: 0 });
+  modelOf(rt).objects.set(handle, { type: 'protocol', handle, context, chars: tracked(rt, chars, 'protocol'), bindings: new Set(), imMiniport: 0 });
 }
 
 /** @internal The model type of a handle ('protocol', 'adapter'…), or undefined. */
@@ -1424,6 +1424,38 @@ export function handleType(rt: RuntimeCore, handle: number): string | undefined 
 /** @internal Drops a protocol from the model (after deregistration). */
 export function removeProtocol(rt: RuntimeCore, handle: number): void {
   modelOf(rt).objects.delete(handle);
+}
+
+/** Per runtime: the kinds of the drivers whose handlers are running, innermost last. */
+const running = new WeakMap<RuntimeCore, string[]>();
+
+/**
+ * A copy of `chars` whose handlers record, while they run, which kind of driver is running
+ * (the verifier's NDIS5-IN-6 check asks whether the innermost caller is a miniport).
+ */
+function tracked<T extends object>(rt: RuntimeCore, chars: T, kind: 'miniport' | 'filter' | 'protocol'): T {
+  const out = { ...chars } as Record<string, unknown>;
+  for (const [k, v] of Object.entries(out)) {
+    if (typeof v !== 'function') continue;
+    const f = v as (...a: unknown[]) => unknown;
+    out[k] = function (this: unknown, ...args: unknown[]) {
+      let st = running.get(rt);
+      if (!st) running.set(rt, (st = []));
+      st.push(kind);
+      try {
+        return f.apply(this, args);
+      } finally {
+        st.pop();
+      }
+    };
+  }
+  return out as T;
+}
+
+/** @internal The kind of driver whose handler is running innermost ('miniport'…), or undefined. */
+export function runningDriver(rt: RuntimeCore): string | undefined {
+  const st = running.get(rt);
+  return st && st.length ? st[st.length - 1] : undefined;
 }
 
 /** @internal The DriverObject a miniport or filter driver registered with (0: none or not such a handle). */
