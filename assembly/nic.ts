@@ -295,13 +295,29 @@ export function nicPostRecv(n: usize, nbl: usize): u32 {
 
 /** Appends `nbl` to the send-complete chain. */
 function complete(n: usize, nbl: usize): void {
-  store<u32>(nbl + NBL_NEXT, 0);
-  let tail = <usize>nU32(n, N_DONE_TAIL);
-  if (tail != 0) store<u32>(tail + NBL_NEXT, <u32>nbl);
-  else nSet(n, N_DONE_HEAD, <u32>nbl);
-  nSet(n, N_DONE_TAIL, <u32>nbl);
-  nSet(n, N_DONE_COUNT, nU32(n, N_DONE_COUNT) + 1);
+  chainAppend(n, N_DONE_HEAD, nbl);
   nAdd64(n, N_SENDS_DONE, 1);
+}
+
+// The send-complete and receive chains are each three words: head, tail, count (at `at`).
+/** Appends `nbl` to the chain at offset `at` of NIC `n`. */
+function chainAppend(n: usize, at: u32, nbl: usize): void {
+  store<u32>(nbl + NBL_NEXT, 0);
+  let tail = <usize>nU32(n, at + 4);
+  if (tail != 0) store<u32>(tail + NBL_NEXT, <u32>nbl);
+  else nSet(n, at, <u32>nbl);
+  nSet(n, at + 4, <u32>nbl);
+  nSet(n, at + 8, nU32(n, at + 8) + 1);
+}
+
+/** Takes the chain at offset `at` of NIC `n` (head; gErrDetail = count) and empties it. */
+function chainTake(n: usize, at: u32): usize {
+  let head = <usize>nU32(n, at);
+  gErrDetail = nU32(n, at + 8);
+  nSet(n, at, 0);
+  nSet(n, at + 4, 0);
+  nSet(n, at + 8, 0);
+  return head;
 }
 
 /**
@@ -475,14 +491,9 @@ function recvPass(n: usize, budget: u32): void {
   let k: u32 = 0;
   while (cons != prod && k < budget) {
     let nbl = <usize>load<u32>(rxSlot(n, cons));
-    store<u32>(nbl + NBL_NEXT, 0);
     store<u32>(nbl + NBL_STATUS, 0);
     store<u32>(nbl + NBL_SOURCE_HANDLE, src);
-    let tail = <usize>nU32(n, N_RXC_TAIL);
-    if (tail != 0) store<u32>(tail + NBL_NEXT, <u32>nbl);
-    else nSet(n, N_RXC_HEAD, <u32>nbl);
-    nSet(n, N_RXC_TAIL, <u32>nbl);
-    nSet(n, N_RXC_COUNT, nU32(n, N_RXC_COUNT) + 1);
+    chainAppend(n, N_RXC_HEAD, nbl);
     cons++;
     k++;
   }
@@ -519,22 +530,12 @@ export function hubDpc(h: usize, budget: u32): u32 {
 
 /** Takes the NIC's send-complete chain (head; gErrDetail = count) and empties it. */
 export function nicTakeDone(n: usize): usize {
-  let head = <usize>nU32(n, N_DONE_HEAD);
-  gErrDetail = nU32(n, N_DONE_COUNT);
-  nSet(n, N_DONE_HEAD, 0);
-  nSet(n, N_DONE_TAIL, 0);
-  nSet(n, N_DONE_COUNT, 0);
-  return head;
+  return chainTake(n, N_DONE_HEAD);
 }
 
 /** Takes the NIC's receive chain (head; gErrDetail = count) and empties it. */
 export function nicTakeRx(n: usize): usize {
-  let head = <usize>nU32(n, N_RXC_HEAD);
-  gErrDetail = nU32(n, N_RXC_COUNT);
-  nSet(n, N_RXC_HEAD, 0);
-  nSet(n, N_RXC_TAIL, 0);
-  nSet(n, N_RXC_COUNT, 0);
-  return head;
+  return chainTake(n, N_RXC_HEAD);
 }
 
 /**
