@@ -21,7 +21,8 @@
 import { RuntimeCore } from './core.js';
 import { NdisBugCheck, ruleViolation, hexAddr, BUGCODE_NDIS_DRIVER, type RULE_P1 } from './errors.js';
 import { irqlOf, DISPATCH_LEVEL, PASSIVE_LEVEL } from './ndis/irql.js';
-import { KIND, NBL } from './ndis/layout.js';
+import { KIND, NBL, POOL } from './ndis/layout.js';
+import { tagToString } from './ndis/constants.js';
 import { driverObjectOf, runningDriver } from './ndis/driver.js';
 
 /** Where an object was allocated or freed. */
@@ -217,19 +218,10 @@ export class Verifier {
       const pool = rt.rd32(slab);
       return {
         address, kind: kindLabel(rt.kindAt(address)), pool: r.pool, owner: r.owner,
-        tag: tagText(rt.rd32(pool + 4)), allocated: r.site,
+        tag: tagToString(rt.rd32(pool + POOL.Tag)), allocated: r.site,
       };
     });
   }
-}
-
-function tagText(t: number): string {
-  let s = '';
-  for (let i = 0; i < 4; i++) {
-    const c = (t >>> (8 * i)) & 0xff;
-    s += c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : ' ';
-  }
-  return s;
 }
 
 function kindLabel(k: number): string {

@@ -68,7 +68,6 @@ interface VAdapter {
   nic: number;
   hub: Hub;
   pool: number;
-  rcbs: number;
   /** Indicated, not yet returned. */
   pending: number;
   pausing: boolean;
@@ -209,7 +208,7 @@ export function registerVirtualMiniport(rtc: RuntimeCore, options: VirtualMinipo
         if (e !== E.OK) throw new Error(`netvmini: posting a receive NBL failed (error ${e})`);
       }
       const ctx = st().nextCtx++;
-      const v: VAdapter = { ctx, name: String(o.name), handle: NdisMiniportHandle, nic, hub, pool, rcbs: rcb, pending: 0, pausing: false, ready: false };
+      const v: VAdapter = { ctx, name: String(o.name), handle: NdisMiniportHandle, nic, hub, pool, pending: 0, pausing: false, ready: false };
       st().byCtx.set(ctx, v);
       hub.members.add(v);
       rt.NdisMSetMiniportAttributes(NdisMiniportHandle as NDIS_HANDLE, {

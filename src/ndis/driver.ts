@@ -298,7 +298,6 @@ export interface AdapterRecord {
   pausePending: boolean;
   /** The PauseHandler returned SUCCESS with NBLs outstanding (DRV-2): paused once they are back. */
   pauseEarly: boolean;
-  imDeviceContext: number;
 }
 
 interface FilterModule {
@@ -821,7 +820,6 @@ export function createAdapter(rt: RuntimeCore, NdisMiniportDriverHandle: number,
   const a: AdapterRecord = {
     type: 'adapter', handle: h, driver: d, name: options.name, mac, linkSpeed, options, state: 'initializing',
     context: undefined, filters: [], bindings: new Set(), atMiniport: new Set(), indicated: 0, pausePending: false, pauseEarly: false,
-    imDeviceContext,
   };
   m.objects.set(h, a);
   const params: NDIS_MINIPORT_INIT_PARAMETERS = {
