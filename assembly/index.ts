@@ -224,3 +224,31 @@ export function layout(which: u32): u32 {
   }
   return 0xFFFFFFFF;
 }
+
+export { lockAcquire, lockRelease, lockSetCanWait } from "./pages";
+import { pagesAttach, pagesDetach, lockSetCanWait } from "./pages";
+/**
+ * Attaches this instance to the runtime at `root` in an imported shared memory that another
+ * instance initialised. `canWait`: this thread may block on the runtime lock. Returns the
+ * worker id. The caller holds the runtime lock.
+ */
+export function attach(root: usize, canWait: bool): u32 {
+  lockSetCanWait(canWait);
+  return pagesAttach(root);
+}
+
+/** Detaches this instance (its worker caches were flushed). Returns the instances left. */
+export function detachWorker(): u32 {
+  return pagesDetach();
+}
+export {
+  cacheOpen, cacheClose, cachesDetach, cacheSums, cacheSumAllocs, cacheSumFrees, cacheErrPtr, cacheErrIndex,
+  wcAlloc, wcFree, wcAllocMany, wcFreeMany,
+} from "./wcache";
+
+// Cross-worker descriptor rings (xring.ts). sharedRing* run under the runtime lock; xr* are the
+// lock-free data path.
+export {
+  sharedRingCreate, sharedRingCheck, sharedRingDestroy, sharedRingWaiter,
+  xrSetCanWait, xrEnqueue, xrDequeue,
+} from "./xring";

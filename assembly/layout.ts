@@ -244,6 +244,9 @@
 @inline export const SL_AUX_WORDS: u32 = 44;
 // @ts-ignore: decorator
 @inline export const SL_AUX_START: u32 = 48;
+/** Worker-cache block drawing its refills from this slab (wcache.ts), 0 for none. */
+// @ts-ignore: decorator
+@inline export const SL_CLAIM: u32 = 52;
 // @ts-ignore: decorator
 @inline export const SL_STATE: u32 = 56;
 
@@ -260,6 +263,9 @@
 /** Freed but held back from reuse (verifier quarantine); its bytes are POISON. */
 // @ts-ignore: decorator
 @inline export const ST_QUARANTINED: u8 = 3;
+/** Free, but held in a worker's cache (wcache.ts): neither live nor free in its slab. */
+// @ts-ignore: decorator
+@inline export const ST_CACHED: u8 = 4;
 /** The byte freed objects are filled with while in quarantine. */
 // @ts-ignore: decorator
 @inline export const POISON: u8 = 0xDD;
@@ -408,6 +414,8 @@
 @inline export const K_HTABLE: u32 = 18;      // objects: SlabPool handle tables (gentable.ts)
 // @ts-ignore: decorator
 @inline export const K_NIC: u32 = 19;         // objects: virtual NIC and hub records (nic.ts)
+// @ts-ignore: decorator
+@inline export const K_WCACHE: u32 = 20;      // objects: per-worker SlabPool caches (wcache.ts)
 
 // ---------------------------------------------------------------------------------------------
 // Tag set (one per (kind, tag) of variable-size memory; internal)
@@ -475,6 +483,9 @@
 /** The same object appears twice in one bulk free. */
 // @ts-ignore: decorator
 @inline export const E_DUPLICATE: u32 = 6;
+/** Worker-cache path (wcache.ts): the cache's pool was destroyed by another worker. */
+// @ts-ignore: decorator
+@inline export const E_CACHE_DEAD: u32 = 7;
 /** Errors at or above this value are successful pointers (every slab address is >= 64 KiB). */
 // @ts-ignore: decorator
 @inline export const E_LIMIT: u32 = 4096;
@@ -754,3 +765,6 @@
 /** Pool tag of descriptor rings ('Ring' as poolmon shows it). */
 // @ts-ignore: decorator
 @inline export const TAG_RING: u32 = 0x676e6952;
+/** 'WCch': per-worker caches. */
+// @ts-ignore: decorator
+@inline export const TAG_WCACHE: u32 = 0x68634357;

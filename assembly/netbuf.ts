@@ -26,6 +26,7 @@ import {
   TS_KIND, TS_TAG, TS_NEXT, TS_LARGE, TS_CLASS, TAG_SET_SIZE, LARGEST_CLASS,
   TS_R_ALLOCS, TS_R_FREES, TS_R_FAILURES, TS_R_PEAK, TS_R_POOLS, P_ALLOCS, P_FREES, P_FAILURES, P_PEAK,
 } from "./layout";
+import { cachesRetire } from "./wcache";
 import { rootU32, rootSetU32, R_TAG_SETS, R_SERIAL, R_ROOTS, R_FAULT, unitsResetAll, slabOf } from "./pages";
 import { preallocNb, nbLive, embeddedMdl, freeRetreatMdls, chainedTo } from "./embedded";
 import {
@@ -606,8 +607,9 @@ export function slabPoolCreate(objectSize: u32, tag: u32, maxOut: u32): usize {
 export function slabPoolDestroy(pool: usize, force: bool): u32 {
   let e = lookup(pool, K_SLAB_POOL);
   if (e != E_OK) return argErr(0, e);
-  let out = pU32(pool, P_OUTSTANDING);
+  let out = cachesRetire(pool, true);
   if (out != 0 && !force) { gErrDetail = out; return E_POOL5; }
+  cachesRetire(pool, false);
   genRelease(pool);
   retire(pool);
   poolRelease(pool);

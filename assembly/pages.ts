@@ -33,7 +33,13 @@ import { UNIT_SHIFT, UNIT_SIZE, UNIT_MASK, MAX_UNITS } from "./layout";
 //   52 faults     allocations failed by injection
 //   56 quarantine  the quarantine ring (slab.ts), 0 until a quarantining pool frees
 //   60 quarAll     1 in verifier mode: every pool created from now on quarantines
-//   64 roots      root pool descriptors (slab.ts), ROOT_COUNT * POOL_DESC_SIZE bytes
+//   64 bump       threads build: next free heap byte. heap.alloc's bump pointer is a global of
+//                 one instance, so instances sharing the memory take heap blocks from here
+//   68 lock       runtime lock (threads build): 0 free, 1 held, 2 held with waiters
+//   72 workers    instances attached to this memory (the creating one included)
+//   76 workerIds  worker ids handed out so far (ids start at 1)
+//   80 caches     head of the list of worker cache blocks (slab.ts), for statistics and detach
+//   96 roots      root pool descriptors (slab.ts), ROOT_COUNT * POOL_DESC_SIZE bytes
 // ---------------------------------------------------------------------------------------------
 // @ts-ignore: decorator
 @inline export const R_TABLE: u32 = 0;
@@ -68,7 +74,17 @@ import { UNIT_SHIFT, UNIT_SIZE, UNIT_MASK, MAX_UNITS } from "./layout";
 // @ts-ignore: decorator
 @inline export const R_QALL: u32 = 60;
 // @ts-ignore: decorator
-@inline export const R_ROOTS: u32 = 64;
+@inline export const R_BUMP: u32 = 64;
+// @ts-ignore: decorator
+@inline export const R_LOCK: u32 = 68;
+// @ts-ignore: decorator
+@inline export const R_WORKERS: u32 = 72;
+// @ts-ignore: decorator
+@inline export const R_WORKER_IDS: u32 = 76;
+// @ts-ignore: decorator
+@inline export const R_CACHES: u32 = 80;
+// @ts-ignore: decorator
+@inline export const R_ROOTS: u32 = 96;
 
 // @ts-ignore: decorator
 @inline const MAP_WORDS: u32 = MAX_UNITS >> 5;
@@ -123,6 +139,9 @@ export function pagesInit(maxPages: u32, rootBytes: u32): usize {
   let block = heap.alloc(total);
   memory.fill(block, 0, total);
   ROOT = block;
+  if (ASC_FEATURE_THREADS) rootSetU32(R_BUMP, <u32>(block + total));
+  rootSetU32(R_WORKERS, 1);
+  rootSetU32(R_WORKER_IDS, 1);
   TABLE = block + rootBytes;
   rootSetU32(R_TABLE, <u32>TABLE);
   rootSetU32(R_FREE_MAP, <u32>(TABLE + tableBytes));
@@ -152,9 +171,44 @@ function reserveFor(bytes: usize, maxPages: u32): bool {
 export function heapReserve(bytes: usize): usize {
   if (bytes > <usize>0x3FFF0000) return 0;
   if (!reserveFor(bytes, rootU32(R_MAX_PAGES))) return 0;
-  let p = heap.alloc(bytes);
+  let p = heapTake(bytes);
   memory.fill(p, 0, bytes);
   return p;
+}
+
+/**
+ * A heap block of `bytes` (after `reserveFor`). The threads build takes it from the bump
+ * pointer in the root block, which every instance on the shared memory sees (the stub's own
+ * pointer is a global of one instance); callers hold the runtime lock there.
+ */
+// @ts-ignore: decorator
+@inline function heapTake(bytes: usize): usize {
+  if (ASC_FEATURE_THREADS) {
+    let p = (<usize>rootU32(R_BUMP) + 15) & ~<usize>15;
+    rootSetU32(R_BUMP, <u32>(p + bytes));
+    return p;
+  }
+  return heap.alloc(bytes);
+}
+
+/**
+ * Makes this instance use the runtime whose root block is at `root` (an instance attached to a
+ * shared memory that another instance set up). Registers it and returns its worker id.
+ */
+export function pagesAttach(root: usize): u32 {
+  ROOT = root;
+  TABLE = <usize>rootU32(R_TABLE);
+  rootSetU32(R_WORKERS, rootU32(R_WORKERS) + 1);
+  let id = rootU32(R_WORKER_IDS) + 1;
+  rootSetU32(R_WORKER_IDS, id);
+  return id;
+}
+
+/** Unregisters this instance. Returns how many instances stay attached. */
+export function pagesDetach(): u32 {
+  let n = rootU32(R_WORKERS);
+  if (n > 0) rootSetU32(R_WORKERS, --n);
+  return n;
 }
 
 /** Bytes of linear memory (for stats). */
@@ -188,7 +242,7 @@ function growUnits(n: u32): bool {
     if (bytes64 > 0x3FFF0000) continue; // beyond what one heap block can be
     let bytes = <usize>bytes64;
     if (!reserveFor(bytes, maxPages)) continue;
-    let p = heap.alloc(bytes);
+    let p = heapTake(bytes);
     let first = <u32>((p + UNIT_MASK) >>> UNIT_SHIFT);
     adoptUnits(first, units);
     return true;
@@ -273,3 +327,44 @@ export function unitsOwned(): u32 { return rootU32(R_OWNED_UNITS); }
 export function unitsFreeCount(): u32 { return rootU32(R_FREE_UNITS); }
 export function unitsTop(): u32 { return rootU32(R_TOP_UNIT); }
 export function maxPagesGet(): u32 { return rootU32(R_MAX_PAGES); }
+
+// ---------------------------------------------------------------------------------------------
+// The runtime lock (threads build). JS takes it around every export of a multi-worker runtime
+// (src/shared.ts, same word and protocol); the lock-free exports (worker caches, cross-worker
+// rings) take it here only on their slow paths. Protocol: Drepper's three-state mutex
+// ("Futexes are tricky"): 0 free, 1 held, 2 held and maybe waited on.
+// ---------------------------------------------------------------------------------------------
+
+/** This instance may block in memory.atomic.wait (false on a browser's main thread). */
+let gCanWait: bool = false;
+
+/** Sets whether this instance may block while it waits for the lock. */
+export function lockSetCanWait(canWait: bool): void { gCanWait = canWait; }
+
+/** Takes the runtime lock (spins, then waits when allowed). */
+export function lockAcquire(): void {
+  if (ASC_FEATURE_THREADS) {
+    let a = ROOT + R_LOCK;
+    let c = atomic.cmpxchg<u32>(a, 0, 1);
+    if (c == 0) return;
+    for (let i = 0; i < 200; i++) {
+      if (atomic.load<u32>(a) == 0 && (c = atomic.cmpxchg<u32>(a, 0, 1)) == 0) return;
+    }
+    if (c != 2) c = atomic.xchg<u32>(a, 2);
+    while (c != 0) {
+      if (gCanWait) atomic.wait<i32>(a, 2, 1000000); // 1 ms at most: never miss a wake-up for long
+      c = atomic.xchg<u32>(a, 2);
+    }
+  }
+}
+
+/** Releases the runtime lock and wakes one waiter if there may be one. */
+export function lockRelease(): void {
+  if (ASC_FEATURE_THREADS) {
+    let a = ROOT + R_LOCK;
+    if (atomic.sub<u32>(a, 1) != 1) {
+      atomic.store<u32>(a, 0);
+      atomic.notify(a, 1);
+    }
+  }
+}

@@ -17,7 +17,7 @@
 // i & mask. Producer and consumer indices sit on separate cache lines so that a later
 // single-producer / single-consumer version across workers can update them with Atomics.
 
-import { E_OK, K_RING, TAG_RING } from "./layout";
+import { E_OK, E_WRONG_KIND, K_RING, TAG_RING } from "./layout";
 import { lookup, freeLookedUp } from "./slab";
 import { argErr, memAlloc } from "./netbuf";
 
@@ -64,9 +64,20 @@ export function ringCreate(capacity: u32): usize {
   return h;
 }
 
+/**
+ * A live plain ring at `h`: a K_RING allocation whose first word is a capacity (a shared ring's
+ * holds xring.ts's magic, far above RING_MAX_CAPACITY). Leaves the lookup in gSlab/gIdx.
+ */
+// @ts-ignore: decorator
+@inline function plainRing(h: usize): u32 {
+  let e = lookup(h, K_RING);
+  if (e != E_OK) return e;
+  return load<u32>(base(h) + RING_CAPACITY) <= RING_MAX_CAPACITY ? E_OK : E_WRONG_KIND;
+}
+
 /** Checks a live ring handle. */
 export function ringCheck(h: usize): u32 {
-  let e = lookup(h, K_RING);
+  let e = plainRing(h);
   return e == E_OK ? E_OK : argErr(0, e);
 }
 
@@ -89,7 +100,7 @@ export function ringBase(h: usize): usize {
  * none. Returns how many were enqueued, or RING_BAD_HANDLE (nothing changed).
  */
 export function ringEnqueue(h: usize, src: usize, n: u32, bulk: bool): u32 {
-  if (lookup(h, K_RING) != E_OK) return RING_BAD_HANDLE;
+  if (plainRing(h) != E_OK) return RING_BAD_HANDLE;
   let b = base(h);
   let cap = load<u32>(b + RING_CAPACITY);
   let mask = load<u32>(b + RING_MASK);
@@ -113,7 +124,7 @@ export function ringEnqueue(h: usize, src: usize, n: u32, bulk: bool): u32 {
 
 /** Dequeues up to `n` descriptors into `out`. With `bulk`, all or none. Returns how many. */
 export function ringDequeue(h: usize, out: usize, n: u32, bulk: bool): u32 {
-  if (lookup(h, K_RING) != E_OK) return RING_BAD_HANDLE;
+  if (plainRing(h) != E_OK) return RING_BAD_HANDLE;
   let b = base(h);
   let cap = load<u32>(b + RING_CAPACITY);
   let mask = load<u32>(b + RING_MASK);

@@ -20,7 +20,7 @@
 import {
   E_OK, E_NOT_OURS, E_WRONG_KIND, E_MISALIGNED, E_NOT_ALLOCATED, E_WRONG_POOL, E_DUPLICATE,
   SL_POOL, SL_FREE_TOP, SL_CAP, SL_OBJ_SIZE, SL_MAGIC, SL_OBJ_START, SL_NEXT, SL_PREV,
-  SL_UNITS, SL_LISTED, SL_AUX_WORDS, SL_AUX_START, SL_STATE, MAGIC_SHIFT,
+  SL_UNITS, SL_LISTED, SL_AUX_WORDS, SL_AUX_START, SL_CLAIM, SL_STATE, MAGIC_SHIFT,
   ST_FREE, ST_ALLOCATED, ST_FREEING, ST_QUARANTINED, POISON, PF_QUAR,
   P_KIND, P_TAG, P_OBJ_SIZE, P_CAP, P_MAGIC, P_SLAB_UNITS, P_OBJ_OFFSET, P_CURRENT, P_PARTIAL,
   P_SPARE, P_SLAB_COUNT, P_OUTSTANDING, P_PEAK, P_MAX_OUT, P_AUX_WORDS, P_ALLOCS, P_FREES,
@@ -389,6 +389,75 @@ export function poolAllocMany(pool: usize, out: usize, n: u32): u32 {
     i += k;
   }
   return n;
+}
+
+/**
+ * Worker caches (wcache.ts): pops up to `n` objects from `slab` of `pool` (the current slab, a
+ * partial one or the spare) into `out`, counted as allocations like poolAllocMany. A slab left
+ * without free objects leaves the partial list unless it is the current slab. Not for PF_LARGE
+ * pools.
+ */
+export function poolTakeFrom(pool: usize, slab: usize, out: usize, n: u32): u32 {
+  let top = sU32(slab, SL_FREE_TOP);
+  let k = min<u32>(n, top);
+  if (k == 0) return 0;
+  // The spare must stay empty (a spare that empties is released, not spared again): a spare a
+  // cache draws from becomes a partial slab first.
+  if (<usize>pU32(pool, P_SPARE) == slab) {
+    pSet(pool, P_SPARE, 0);
+    listPush(pool, slab);
+  }
+  let cap = sU32(slab, SL_CAP);
+  let stack = stackBase(slab, cap);
+  let start = <usize>sU32(slab, SL_OBJ_START);
+  let size = sU32(slab, SL_OBJ_SIZE);
+  for (let j: u32 = 0; j < k; j++) {
+    top--;
+    let idx = <u32>load<u16>(stack + (<usize>top << 1));
+    store<u8>(slab + SL_STATE + idx, ST_ALLOCATED);
+    store<u32>(out + (<usize>j << 2), <u32>(start + <usize>idx * size));
+  }
+  sSet(slab, SL_FREE_TOP, top);
+  if (top == 0 && slab != <usize>pU32(pool, P_CURRENT) && sU32(slab, SL_LISTED)) listUnlink(pool, slab);
+  let outstanding = pU32(pool, P_OUTSTANDING) + k;
+  pSet(pool, P_OUTSTANDING, outstanding);
+  if (outstanding > pU32(pool, P_PEAK)) pSet(pool, P_PEAK, outstanding);
+  store<u64>(pool + P_ALLOCS, load<u64>(pool + P_ALLOCS) + k);
+  store<u64>(pool + P_BYTES, load<u64>(pool + P_BYTES) + <u64>k * size);
+  return k;
+}
+
+/**
+ * Worker caches: a slab of `pool` with free objects for cache `cache` to draw from, claimed by
+ * it (SL_CLAIM), other than the current slab (the shared path's): an unclaimed slab of the
+ * partial list (the first 16 looked at), else the spare, else a new slab listed as partial,
+ * else any partial slab. 0 when the pool has no free object and memory is exhausted. Not for
+ * PF_LARGE pools.
+ */
+export function poolCacheSlab(pool: usize, cache: usize): usize {
+  let s = <usize>pU32(pool, P_PARTIAL);
+  for (let n = 0; s != 0 && n < 16; n++) {
+    if (sU32(s, SL_CLAIM) == 0) { sSet(s, SL_CLAIM, <u32>cache); return s; }
+    s = <usize>sU32(s, SL_NEXT);
+  }
+  s = <usize>pU32(pool, P_SPARE);
+  if (s != 0) {
+    pSet(pool, P_SPARE, 0);
+    listPush(pool, s);
+  } else {
+    s = slabNew(pool, pU32(pool, P_OBJ_SIZE), pU32(pool, P_CAP), pU32(pool, P_SLAB_UNITS), pU32(pool, P_OBJ_OFFSET));
+    if (s != 0) listPush(pool, s);
+    else return <usize>pU32(pool, P_PARTIAL); // shared with another cache (or 0)
+  }
+  sSet(s, SL_CLAIM, <u32>cache);
+  return s;
+}
+
+/** Drops cache `cache`'s claim on `slab` if the slab is still a claimed slab of `pool`. */
+export function poolUnclaim(pool: usize, slab: usize, cache: usize): void {
+  if (slab != 0 && slabOf(slab) == slab && <usize>sU32(slab, SL_POOL) == pool && <usize>sU32(slab, SL_CLAIM) == cache) {
+    sSet(slab, SL_CLAIM, 0);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,5 +10,5 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
-/** Serves `root` (default: the repository) on `host` (default 127.0.0.1); port 0 picks a free one. */
-export declare function startServer(options?: { root?: string; port?: number; host?: string; log?: boolean }): Promise<StaticServer>;
+/** Serves `root` (default: the repository) on `host` (default 127.0.0.1); port 0 picks a free one. `isolate`: COOP/COEP on every response. */
+export declare function startServer(options?: { root?: string; port?: number; host?: string; log?: boolean; isolate?: boolean }): Promise<StaticServer>;

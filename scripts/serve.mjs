@@ -3,10 +3,12 @@
  * A small static file server for the browser pages (examples/, dist/), used by the browser test
  * and by `npm run dashboard`. Listens on 127.0.0.1 only and serves files under the repository
  * root with the right MIME types (`.wasm` as `application/wasm`, which streaming compilation
- * needs). A `?coi` query on a page adds the cross-origin isolation headers (COOP/COEP), so that
- * the page gets SharedArrayBuffer.
+ * needs). Run as a script it sends the cross-origin isolation headers (COOP/COEP) on every
+ * response, so that pages get SharedArrayBuffer (multi-worker runtimes need it); `--no-isolate`
+ * turns them off. From startServer they are off unless `isolate: true`, and a `?coi` query on a
+ * request adds them to that response.
  *
- *   node scripts/serve.mjs [--port N] [path]     e.g. node scripts/serve.mjs examples/dashboard/
+ *   node scripts/serve.mjs [--port N] [--no-isolate] [path]   e.g. node scripts/serve.mjs examples/dashboard/
  */
 import { createServer } from 'node:http';
 import { createReadStream, statSync } from 'node:fs';
@@ -37,7 +39,7 @@ const repoRoot = fileURLToPath(new URL('..', import.meta.url));
  * Starts the server. `root`: the directory served (default: the repository). `port` 0 picks a
  * free one. Resolves to `{ server, url, close() }`; `url` ends with '/'.
  */
-export function startServer({ root = repoRoot, port = 0, host = '127.0.0.1', log = false } = {}) {
+export function startServer({ root = repoRoot, port = 0, host = '127.0.0.1', log = false, isolate = false } = {}) {
   const base = resolve(root);
   const server = createServer((req, res) => {
     const u = new URL(req.url ?? '/', 'http://localhost');
@@ -73,7 +75,7 @@ export function startServer({ root = repoRoot, port = 0, host = '127.0.0.1', log
       'Content-Length': st.size,
       'Cache-Control': 'no-cache',
     };
-    if (u.searchParams.has('coi')) {
+    if (isolate || u.searchParams.has('coi')) {
       headers['Cross-Origin-Opener-Policy'] = 'same-origin';
       headers['Cross-Origin-Embedder-Policy'] = 'require-corp';
     }
@@ -101,18 +103,23 @@ export function startServer({ root = repoRoot, port = 0, host = '127.0.0.1', log
 // Run as a script: serve the repository and print the page's URL.
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   const { values, positionals } = parseArgs({
-    options: { port: { type: 'string', default: '8080' }, verbose: { type: 'boolean', short: 'v', default: false } },
+    options: {
+      port: { type: 'string', default: '8080' },
+      verbose: { type: 'boolean', short: 'v', default: false },
+      'no-isolate': { type: 'boolean', default: false },
+    },
     allowPositionals: true,
   });
+  const isolate = !values['no-isolate'];
   const page = (positionals[0] ?? '').replace(/^\.?\//, '');
   const port = Number(values.port);
-  startServer({ port, log: values.verbose })
+  startServer({ port, log: values.verbose, isolate })
     .catch((e) => {
-      if (e.code === 'EADDRINUSE') return startServer({ port: 0, log: values.verbose }); // 8080 taken: any free port
+      if (e.code === 'EADDRINUSE') return startServer({ port: 0, log: values.verbose, isolate }); // 8080 taken: any free port
       throw e;
     })
     .then(({ url }) => {
-      console.log(`serving ${repoRoot} on ${url} (127.0.0.1 only; Ctrl-C stops)`);
+      console.log(`serving ${repoRoot} on ${url} (127.0.0.1 only${isolate ? '; cross-origin isolated' : ''}; Ctrl-C stops)`);
       console.log(`open ${url}${page}`);
     });
 }

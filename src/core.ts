@@ -12,6 +12,23 @@ import { tagToString } from './ndis/constants.js';
 export interface WasmExports {
   memory?: WebAssembly.Memory;
   init(maxPages: number): number;
+  attach(root: number, canWait: number): number;
+  detachWorker(): number;
+  lockAcquire(): void;
+  lockRelease(): void;
+  lockSetCanWait(canWait: number): void;
+  cacheOpen(pool: number, worker: number, size: number): number;
+  cacheClose(cache: number): void;
+  cachesDetach(worker: number): number;
+  cacheSums(pool: number): number;
+  cacheSumAllocs(): bigint;
+  cacheSumFrees(): bigint;
+  cacheErrPtr(): number;
+  cacheErrIndex(): number;
+  wcAlloc(cache: number): number;
+  wcFree(cache: number, ptr: number): number;
+  wcAllocMany(cache: number, out: number, n: number): number;
+  wcFreeMany(cache: number, ptrs: number, n: number): number;
   resetAll(): void;
   slabTable(): number;
   rootPool(i: number): number;
@@ -144,6 +161,14 @@ export interface WasmExports {
   nicUnpostRecv(n: number): number;
   nicCancel(n: number, id: number, status: number): number;
   heapReserve(bytes: number): number;
+  // Cross-worker descriptor rings (assembly/xring.ts; src/xring.ts). xr*: lock-free.
+  sharedRingCreate(capacity: number, flags: number): number;
+  sharedRingCheck(h: number): number;
+  sharedRingDestroy(h: number): number;
+  sharedRingWaiter(h: number, side: number, delta: number): number;
+  xrSetCanWait(canWait: number): void;
+  xrEnqueue(h: number, src: number, n: number, bulk: number): number;
+  xrDequeue(h: number, out: number, n: number, bulk: number): number;
 }
 
 /** Options of {@link createRuntime} and {@link createRuntimeSync}. */
@@ -168,6 +193,12 @@ export interface RuntimeOptions {
    */
   sharedMemory?: boolean;
   /**
+   * A multi-worker runtime (README "Workers"): the threads build on a shared memory, with every
+   * export serialised by the runtime lock so that `runtime.share()` can hand it to other workers
+   * (`attachRuntime`). Implies `sharedMemory: true`. Default false.
+   */
+  shared?: boolean;
+  /**
    * Where to load the Wasm module from instead of the copy inside the package: typically the URL
    * of `ndis-pool/ndis.wasm`, which `createRuntime` compiles while it downloads (streaming) when
    * the server sends `application/wasm`; also a fetch `Response` (or its promise), the bytes, a
@@ -176,6 +207,11 @@ export interface RuntimeOptions {
    * `ndis-pool/ndis-shared.wasm`. `createRuntimeSync` takes bytes, a module or a file path.
    */
   wasm?: WasmSource;
+  /**
+   * Verifier mode: the clock of the send-completion deadlines (TIME-SEND), in milliseconds.
+   * Default `performance.now()`; tests pass a virtual clock. Also `runtime.clock`.
+   */
+  clock?: () => number;
 }
 
 /** One row of {@link RuntimeCore.poolmon}: per-tag statistics, as Windows poolmon shows them. */
@@ -285,6 +321,7 @@ const KIND_NAMES: Record<number, string> = {
   [KIND.RING]: 'descriptor ring',
   [KIND.HTABLE]: 'SlabPool handle table',
   [KIND.NIC]: 'virtual NIC or hub record',
+  [KIND.WCACHE]: 'worker cache',
 };
 
 const TYPE_NAMES: Record<number, string> = {
@@ -298,6 +335,7 @@ const TYPE_NAMES: Record<number, string> = {
   [KIND.RING]: 'Ring',
   [KIND.HTABLE]: 'HandleTable',
   [KIND.NIC]: 'vNIC',
+  [KIND.WCACHE]: 'WorkerCache',
 };
 
 /** The rule a use-after-free or double free of each kind of object breaks. */
@@ -508,12 +546,17 @@ export function resolveOptions(options: RuntimeOptions | undefined): [number, bo
   if (o.sharedMemory !== undefined && typeof o.sharedMemory !== 'boolean') {
     throw badParam('createRuntime', 'options.sharedMemory', o.sharedMemory, 'a boolean');
   }
+  if (o.shared !== undefined && typeof o.shared !== 'boolean') throw badParam('createRuntime', 'options.shared', o.shared, 'a boolean');
+  if (o.clock !== undefined && typeof o.clock !== 'function') throw badParam('createRuntime', 'options.clock', o.clock, 'a function returning milliseconds');
+  if (o.shared && o.sharedMemory === false) {
+    throw badParam('createRuntime', 'options.sharedMemory', false, 'true (or absent) with options.shared: a multi-worker runtime needs a shared memory');
+  }
   const wasm = o.wasm;
   if (wasm !== undefined && (wasm === null || (typeof wasm !== 'string' && typeof wasm !== 'object'))) {
     throw badParam('createRuntime', 'options.wasm', wasm, 'a URL, a path, a Response (or its promise), bytes or a WebAssembly.Module');
   }
   // ndis.wasm (the module users are given) owns its memory: with options.wasm, unshared unless asked.
-  const shared = o.sharedMemory ?? (wasm === undefined ? sharedMemorySupported() : false);
+  const shared = o.shared ? true : o.sharedMemory ?? (wasm === undefined ? sharedMemorySupported() : false);
   if (shared && !sharedMemorySupported()) {
     throw new Error('ndis-pool: sharedMemory requested but SharedArrayBuffer is not available (a browser page must be cross-origin isolated)');
   }
@@ -571,6 +614,11 @@ export class RuntimeCore {
   /** @internal scratch u32 array in linear memory for bulk calls */ scratch = 0;
   /** @internal */ scratchCap = 0;
   /** @internal bumped by reset(): objects holding handles check it */ epoch = 0;
+  /** Verifier mode: milliseconds for the TIME-SEND deadlines (RuntimeOptions.clock); replaceable. */
+  clock: () => number = () => performance.now();
+  /** @internal the compiled module (share() hands it to other workers) */ module: WebAssembly.Module | null = null;
+  /** @internal multi-worker state (createRuntime({ shared: true }) and attachRuntime), else null */
+  worker: import('./shared.js').WorkerState | null = null;
   /**
    * @internal JS handler tables of registered drivers (characteristics), keyed by handle. The
    * handles themselves are records in linear memory; only the callbacks live here.
@@ -602,6 +650,11 @@ export class RuntimeCore {
 
   /** @internal Re-creates the views after memory grew. */
   refresh(): void {
+    if (this.worker?.detached) throw this.worker.detachedError();
+    // The growth counter first: another worker may grow memory between the two reads, and views
+    // must never be older than the counter value they are stamped with.
+    // (the old view still covers the root block; undefined when it was detached or not made yet).
+    const grows = this.u32?.[this.growsIdx];
     const b = this.memory.buffer;
     this.buf = b;
     this.memBytes = b.byteLength;
@@ -613,7 +666,7 @@ export class RuntimeCore {
     this.i32 = new Int32Array(b);
     this.f32 = new Float32Array(b);
     this.f64 = new Float64Array(b);
-    this.grows = this.u32[this.growsIdx]!;
+    this.grows = grows ?? this.u32[this.growsIdx]!;
   }
 
   /**
@@ -809,16 +862,26 @@ export class RuntimeCore {
     this.sync();
     const tag = this.rd32(d + POOL.Tag);
     const maxOut = this.rd32(d + POOL.MaxOut);
+    // Multi-worker runtimes: objects in worker caches are not outstanding, and the caches' own
+    // allocations and frees are summed in (assembly/wcache.ts).
+    let cached = 0, cAllocs = 0, cFrees = 0;
+    if (this.worker && this.rd32(d + POOL.Kind) === KIND.SLAB_OBJ) {
+      cached = this.wasm.cacheSums(d) >>> 0;
+      cAllocs = Number(this.wasm.cacheSumAllocs());
+      cFrees = Number(this.wasm.cacheSumFrees());
+      this.sync();
+    }
+    const objSize = this.rd32(d + POOL.ObjSize);
     return {
       tag: tagToString(tag),
       tagValue: tag,
-      objectSize: this.rd32(d + POOL.ObjSize),
-      allocs: this.rd64(d + POOL.Allocs),
-      frees: this.rd64(d + POOL.Frees),
-      outstanding: this.rd32(d + POOL.Outstanding),
+      objectSize: objSize,
+      allocs: this.rd64(d + POOL.Allocs) + cAllocs,
+      frees: this.rd64(d + POOL.Frees) + cFrees,
+      outstanding: this.rd32(d + POOL.Outstanding) - cached,
       peak: this.rd32(d + POOL.Peak),
       failures: this.rd64(d + POOL.Failures),
-      bytes: this.rd64(d + POOL.Bytes),
+      bytes: this.rd64(d + POOL.Bytes) + (cAllocs - cFrees) * objSize,
       slabs: this.rd32(d + POOL.SlabCount),
       slabBytes: this.rd32(d + POOL.Units) * PAGE_SIZE,
       maxOutstanding: maxOut === 0xffffffff ? Infinity : maxOut,
@@ -965,6 +1028,12 @@ export class RuntimeCore {
   faultsInjected(): number {
     return this.wasm.faultsInjected() >>> 0;
   }
+
+  /**
+   * Verifier mode: checks the send-completion deadlines (TIME-SEND) now, at `clock()`, as Driver
+   * Verifier's timer would (sends and runDpcs/pnp check them too). Does nothing in a normal runtime.
+   */
+  checkTimers(): void {}
 
   /**
    * Frees everything: every pool, object and handle of this runtime becomes invalid (using one

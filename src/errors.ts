@@ -20,7 +20,9 @@ const CODE_NAMES: Record<number, string> = {
 /**
  * Rule IDs (NDIS-SPEC §7, plus `PARAM` for arguments outside their C type) and, for the 0xC4
  * bug checks, the Parameter 1 that ndis-pool reports for each. Windows' own DDI-compliance
- * Parameter 1 values are not reproduced: these numbers are ndis-pool's.
+ * Parameter 1 values are not reproduced: these numbers are ndis-pool's. The exception is
+ * TIME-SEND, a Driver Verifier rule with a documented Parameter 1 of its own (like the 0x7C
+ * rules LEAK-NBL and NDIS5-IN-6): see {@link NDIS_TIMED_DATA_SEND} and {@link NDIS_TIMED_DATA_HANG}.
  */
 export const RULE_P1 = {
   PARAM: 0x00d00001,
@@ -41,8 +43,12 @@ export const RULE_P1 = {
   'PKT-1': 0x00d00050,
   'PKT-2': 0x00d00051,
   'PKT-4': 0x00d00053,
+  /** Verifier: a lower driver chained a buffer that is not from NdisAllocateBuffer to a packet. */
+  'BUF-1': 0x00d00058,
   'OWN-1': 0x00d00060,
   'OWN-2': 0x00d00061,
+  /** Verifier: a driver that did not create an NBL changed its NET_BUFFER chain. */
+  'OWN-3': 0x00d00062,
   'DRV-1': 0x00d00070,
   'DRV-2': 0x00d00071,
   'DRV-3': 0x00d00072,
@@ -71,7 +77,19 @@ export type RuleId =
   | 'ALT-NBL'
   | 'TAG'
   | 'LEAK-NBL'
-  | 'NDIS5-IN-6';
+  | 'NDIS5-IN-6'
+  | 'TIME-SEND';
+
+/**
+ * Driver Verifier's NdisTimedDataSend rule (0xC4 Parameter 1): an NBL the miniport was given in
+ * MiniportSendNetBufferLists was not completed within 30 s (TIME-SEND).
+ */
+export const NDIS_TIMED_DATA_SEND = 0x0009200d;
+/**
+ * Driver Verifier's NdisTimedDataHang rule (0xC4 Parameter 1): sends were pending on an adapter
+ * and the miniport completed none of them for 22 s (TIME-SEND).
+ */
+export const NDIS_TIMED_DATA_HANG = 0x0009200f;
 
 /** The error thrown for every misuse. State is exactly as before the call that threw. */
 export class NdisBugCheck extends Error {

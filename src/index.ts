@@ -6,7 +6,8 @@
  */
 import { createRuntime, type NdisRuntime } from './runtime.js';
 
-export { NdisRuntime, createRuntime, createRuntimeSync, NDIS_FUNCTIONS } from './runtime.js';
+export { NdisRuntime, createRuntime, createRuntimeSync, attachRuntime, NDIS_FUNCTIONS } from './runtime.js';
+export type { SharedRuntimeDescriptor } from './shared.js';
 export type { RuntimeOptions, PoolmonRow, PoolStats, WasmSource, MemoryReport, PoolReport } from './core.js';
 export { SlabPool, Lease, type SlabPoolOptions } from './pool.js';
 export type { RecordType, FieldAccessor, FieldSpec, FieldType } from './record.js';
@@ -14,7 +15,7 @@ export { DescriptorRing, RING_DESCRIPTOR, RING_HEADER, RING_MAX_CAPACITY, type R
 export { formatPoolmon } from './poolmon.js';
 export {
   NdisBugCheck, BUGCODE_BAD_POOL_CALLER, BUGCODE_DRIVER_VERIFIER_DETECTED_VIOLATION, BUGCODE_NDIS_DRIVER,
-  RULE_P1, type RuleId,
+  RULE_P1, NDIS_TIMED_DATA_SEND, NDIS_TIMED_DATA_HANG, type RuleId,
 } from './errors.js';
 export * from './ndis/constants.js';
 export type { NDIS_PROTOCOL_DRIVER_CHARACTERISTICS, ProtocolHandler } from './ndis/handles.js';
@@ -49,6 +50,7 @@ export {
   NDIS_PACKET_POOL_MAX_DESCRIPTORS,
 } from './ndis/packet.js';
 export { PACKET as NDIS_PACKET_LAYOUT, OOB as NDIS_PACKET_OOB_LAYOUT, NBL as NET_BUFFER_LIST_LAYOUT, NBL_CONTEXT as NET_BUFFER_LIST_CONTEXT_LAYOUT, NB as NET_BUFFER_LAYOUT, MDL as MDL_LAYOUT, MDAT as MDL_AND_DATA_LAYOUT, GOBJ as NDIS_GENERIC_OBJECT_LAYOUT } from './ndis/layout.js';
+export { SharedRing, createSharedRing, openSharedRing, SHARED_RING_HEADER, SHARED_RING_FLAGS, SHARED_RING_MAX_CAPACITY, type SharedRingOptions, type SharedRingStats } from './xring.js';
 
 /** The runtime the package-level functions act on (ready on import). */
 export const defaultRuntime: NdisRuntime = await createRuntime();

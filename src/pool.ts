@@ -74,12 +74,23 @@ export class SlabPool {
   // monomorphic (V8 inlines its JS-to-Wasm call), whichever kinds of pool a program uses.
   readonly #genAlloc: (pool: number) => number;
   readonly #genFree: (pool: number, h: number) => number;
+  /**
+   * Multi-worker runtimes only: this worker's cache block for the pool (assembly/wcache.ts), or
+   * -1 for a pool that takes no cache (generational, limited or quarantining: the shared path,
+   * with the pool checked on every call since another worker may destroy it). 0 otherwise.
+   */
+  #cache = 0;
+  // The cache path's exports, unwrapped: lock-free, and a detached runtime's epoch check stops
+  // calls before they reach a freed cache block.
+  readonly #wcAlloc: (cache: number) => number;
+  readonly #wcFree: (cache: number, ptr: number) => number;
   /** acquire() calls waiting for a slot, oldest first (null: none ever waited). */
   #waiters: Waiter[] | null = null;
   readonly #maxWaiters: number;
 
   /** @internal use runtime.createSlabPool */
-  constructor(rt: RuntimeCore, handle: number, objectSize: number, tag: number, maxWaiters = Infinity, generational = false) {
+  constructor(rt: RuntimeCore, handle: number, objectSize: number, tag: number, maxWaiters = Infinity, generational = false, cache = 0) {
+    this.#cache = cache;
     this.#maxWaiters = maxWaiters;
     this.#rt = rt;
     this.#epoch = rt.epoch;
@@ -89,6 +100,9 @@ export class SlabPool {
     this.#spFree = rt.wasm.spFree;
     this.#genAlloc = rt.wasm.genAlloc;
     this.#genFree = rt.wasm.genFree;
+    const raw = rt.worker?.raw ?? rt.wasm;
+    this.#wcAlloc = raw.wcAlloc;
+    this.#wcFree = raw.wcFree;
     this.handle = handle;
     this.objectSize = objectSize;
     this.tag = tag;
@@ -101,6 +115,8 @@ export class SlabPool {
   }
 
   #dead(fn: string): never {
+    const w = this.#rt.worker;
+    if (w?.detached) throw w.detachedError();
     throw new NdisBugCheck(`SlabPool.${fn}`, undefined, 'ALT-POOL', 0xc2, [0x07, 0, 0, this.handle],
       this.handle === 0 ? 'the pool was destroyed' : 'the pool was freed by runtime.reset()');
   }
@@ -113,12 +129,44 @@ export class SlabPool {
   alloc(): number {
     const h = this.handle;
     if (h === 0 || this.#epoch !== this.#rt.epoch) this.#dead('alloc');
+    if (this.#cache !== 0) return this.#allocShared('alloc');
     return (this.#gen ? this.#genAlloc(h) : this.#spAlloc(h)) >>> 0;
   }
 
   /** alloc() of either mode, for the slow paths. */
   #allocAny(h: number): number {
+    if (this.#cache !== 0) return this.#allocShared('allocMany');
     return (this.#gen ? this.#genAlloc(h) : this.#spAlloc(h)) >>> 0;
+  }
+
+  /** alloc() in a multi-worker runtime: this worker's cache, or the checked shared path. */
+  #allocShared(fn: string): number {
+    const c = this.#cache;
+    if (c > 0) {
+      const p = this.#wcAlloc(c) >>> 0;
+      if (p === E.CACHE_DEAD) this.#goneElsewhere(fn);
+      return p;
+    }
+    const h = this.#sharedPool(fn);
+    return (this.#gen ? this.#genAlloc(h) : this.#spAlloc(h)) >>> 0;
+  }
+
+  /** The pool handle, checked live (another worker may have destroyed it). */
+  #sharedPool(fn: string): number {
+    const h = this.handle;
+    const rt = this.#rt;
+    rt.sync();
+    if (rt.liveIn(h, KIND.SLAB_POOL) < E.LIMIT) this.#goneElsewhere(fn);
+    return h;
+  }
+
+  /** Another worker destroyed the pool: this object is dead too. */
+  #goneElsewhere(fn: string): never {
+    const h = this.handle;
+    if (this.#cache > 0) this.#rt.wasm.cacheClose(this.#cache);
+    this.#cache = 0;
+    this.handle = 0;
+    throw new NdisBugCheck(`SlabPool.${fn}`, undefined, 'ALT-POOL', 0xc2, [0x07, 0, 0, h], 'the pool was destroyed (by another worker)');
   }
 
   /** `alloc()` under the name pools with waiting use: it never waits (0 when none is free). */
@@ -147,10 +195,22 @@ export class SlabPool {
     const h = this.handle;
     if (h === 0 || this.#epoch !== this.#rt.epoch) this.#dead('free');
     if (typeof ptr !== 'number' || ptr >>> 0 !== ptr) throw badParam('SlabPool.free', 'ptr', ptr, this.#gen ? 'a handle (u32)' : 'an object address (u32)');
-    const e = this.#gen ? this.#genFree(h, ptr) : this.#spFree(h, ptr);
+    const c = this.#cache;
+    const e = c === 0 ? (this.#gen ? this.#genFree(h, ptr) : this.#spFree(h, ptr)) : this.#freeShared(c, ptr);
     if (e !== E.OK) throw this.#freeFail('SlabPool.free', e >>> 0, 'ptr', ptr);
     // Only when someone waits: hand the slot to the oldest waiter (one check otherwise).
     if (this.#waiters !== null && this.#waiters.length !== 0) this.#handOver();
+  }
+
+  /** free() in a multi-worker runtime: this worker's cache, or the checked shared path. */
+  #freeShared(c: number, ptr: number): number {
+    if (c > 0) {
+      const e = this.#wcFree(c, ptr) >>> 0;
+      if (e === E.CACHE_DEAD) this.#goneElsewhere('free');
+      return e;
+    }
+    const h = this.#sharedPool('free');
+    return this.#gen ? this.#genFree(h, ptr) : this.#spFree(h, ptr);
   }
 
   /** The error of a failed free of `v` (an address, or a handle in a generational pool). */
@@ -306,7 +366,8 @@ export class SlabPool {
     if (!(out instanceof Uint32Array)) throw badParam('SlabPool.allocMany', 'out', out, 'a Uint32Array');
     const n = out.length;
     const direct = batchAddressOf(rt, out, 'SlabPool.allocMany', 'out');
-    const allocMany = this.#gen ? rt.wasm.genAllocMany : rt.wasm.spAllocMany;
+    const allocMany = this.#cache > 0 ? this.#allocManyCached : this.#gen ? rt.wasm.genAllocMany : rt.wasm.spAllocMany;
+    if (this.#cache < 0) this.#sharedPool('allocMany');
     if (direct) return allocMany(h, direct, n) >>> 0;
     const s = rt.scratchU32(n);
     if (s) {
@@ -324,6 +385,13 @@ export class SlabPool {
     }
     return i;
   }
+
+  /** wcAllocMany with the signature of spAllocMany (the pool argument is this worker's cache). */
+  #allocManyCached = (_pool: number, out: number, n: number): number => {
+    const r = this.#rt.wasm.wcAllocMany(this.#cache, out, n) >>> 0;
+    if (r === (E.CACHE_DEAD | 0x80000000) >>> 0) this.#goneElsewhere('allocMany');
+    return r;
+  };
 
   /**
    * Frees `count` objects (default: all of `ptrs`) with one boundary crossing. All or nothing:
@@ -343,9 +411,12 @@ export class SlabPool {
       rt.sync();
       rt.u32.set(ptrs.subarray(0, n), addr >>> 2);
     }
-    const e = (this.#gen ? rt.wasm.genFreeMany : rt.wasm.spFreeMany)(h, addr, n) >>> 0;
+    const c = this.#cache;
+    if (c < 0) this.#sharedPool('freeMany');
+    const e = (c > 0 ? rt.wasm.wcFreeMany(c, addr, n) : (this.#gen ? rt.wasm.genFreeMany : rt.wasm.spFreeMany)(h, addr, n)) >>> 0;
     if (e !== E.OK) {
-      const i = rt.wasm.errDetail() >>> 0;
+      if (e === E.CACHE_DEAD) this.#goneElsewhere('freeMany');
+      const i = (c > 0 ? rt.wasm.cacheErrIndex() : rt.wasm.errDetail()) >>> 0;
       throw this.#freeFail('SlabPool.freeMany', e, `ptrs[${i}]`, ptrs[i]!);
     }
     if (this.#waiters !== null && this.#waiters.length !== 0) this.#handOver();
@@ -370,7 +441,11 @@ export class SlabPool {
       }
       seen.add(p);
     }
-    for (let i = 0; i < n; i++) (this.#gen ? this.#genFree : this.#spFree)(h, ptrs[i]!);
+    for (let i = 0; i < n; i++) {
+      const c = this.#cache;
+      if (c === 0) (this.#gen ? this.#genFree : this.#spFree)(h, ptrs[i]!);
+      else this.#freeShared(c, ptrs[i]!);
+    }
     if (this.#waiters !== null && this.#waiters.length !== 0) this.#handOver();
   }
 
@@ -409,6 +484,7 @@ export class SlabPool {
    */
   stats(): PoolStats & { inUse: number; free: number; waiters: number } {
     const h = this.#live('stats');
+    if (this.#cache < 0) this.#sharedPool('stats');
     const s = this.#rt.poolStatsAt(h);
     const cap = this.#rt.rd32(h + POOL.Cap);
     return { ...s, inUse: s.outstanding, free: s.slabs * cap - s.outstanding, waiters: this.waiters };
@@ -421,8 +497,11 @@ export class SlabPool {
    */
   destroy(options?: { force?: boolean }): void {
     const h = this.#live('destroy');
+    if (this.#cache < 0) this.#sharedPool('destroy');
     const e = this.#rt.wasm.slabPoolDestroy(h, options?.force ? 1 : 0) >>> 0;
     if (e !== E.OK) throw this.#rt.fail('SlabPool.destroy', e, ['pool'], [h], 'a SlabPool');
+    if (this.#cache > 0) this.#rt.wasm.cacheClose(this.#cache); // dead now: free this worker's block
+    this.#cache = 0;
     this.handle = 0;
     // Waiters cannot be served any more.
     for (const w of this.#waiters?.splice(0) ?? []) {
@@ -557,5 +636,44 @@ export function createSlabPool(rt: RuntimeCore, options: SlabPoolOptions): SlabP
     rt.wasm.slabPoolDestroy(h, 1);
     return null; // no memory for the handle table
   }
-  return new SlabPool(rt, h, objectSize, tagValue, maxWaiters, gen);
+  return openPool(rt, h, objectSize, tagValue, maxWaiters, gen);
+}
+
+/** assembly/layout.ts PF_QUAR: the pool quarantines freed objects. */
+const PF_QUAR = 16;
+
+/** Default refill size of a worker cache (objects; the cache holds up to twice as many). */
+export const WORKER_CACHE_SIZE = 64;
+
+/**
+ * @internal The SlabPool object of pool `h` for this runtime. In a multi-worker runtime it gets
+ * this worker's cache (unless the pool needs the shared path); null when memory is exhausted.
+ */
+function openPool(rt: RuntimeCore, h: number, objectSize: number, tag: number, maxWaiters: number, gen: boolean, cacheSize = WORKER_CACHE_SIZE): SlabPool | null {
+  let cache = 0;
+  if (rt.worker) {
+    rt.sync();
+    const uncached = gen || rt.rd32(h + POOL.MaxOut) !== 0xffffffff || (rt.rd32(h + POOL.Flags) & PF_QUAR) !== 0 || cacheSize === 0;
+    if (uncached) cache = -1;
+    else if ((cache = rt.wasm.cacheOpen(h, rt.worker.id, cacheSize) >>> 0) === 0) return null;
+  }
+  return new SlabPool(rt, h, objectSize, tag, maxWaiters, gen, cache);
+}
+
+/**
+ * @internal A SlabPool object for pool `handle` made by another worker of a multi-worker
+ * runtime (or by this one). Null when memory cannot hold this worker's cache.
+ */
+export function openSlabPool(rt: RuntimeCore, handle: number, options?: { maxWaiters?: number; cacheSize?: number }): SlabPool | null {
+  const fn = 'openSlabPool';
+  if (!isU32(handle)) throw badParam(fn, 'handle', handle, 'a SlabPool handle (u32)');
+  rt.sync();
+  const e = rt.liveIn(handle, KIND.SLAB_POOL);
+  if (e < E.LIMIT) throw rt.fail(fn, e, ['handle'], [handle], 'a SlabPool handle', 'ALT-POOL');
+  const maxWaiters = options?.maxWaiters ?? Infinity;
+  if (maxWaiters !== Infinity && !isU32(maxWaiters)) throw badParam(fn, 'options.maxWaiters', maxWaiters, 'a count (u32) or Infinity');
+  const cacheSize = options?.cacheSize ?? WORKER_CACHE_SIZE;
+  if (!isU32(cacheSize) || cacheSize > 4096) throw badParam(fn, 'options.cacheSize', cacheSize, 'an integer in [0, 4096]');
+  const gen = rt.rd32(handle + POOL.User0) !== 0;
+  return openPool(rt, handle, rt.rd32(handle + POOL.ReqSize), rt.rd32(handle + POOL.Tag), maxWaiters, gen, cacheSize);
 }

@@ -112,23 +112,8 @@ export class DescriptorRing {
     const rt = this.#rt;
     const held = this.#count(fn);
     if (bulk && (enqueue ? this.capacity - held < count : held < count)) return 0;
-    const addr = rt.scratchU32(1); // the existing area
-    const chunk = Math.floor(rt.scratchCap / W);
-    let done = 0;
-    while (done < count) {
-      const k = Math.min(chunk, count - done);
-      rt.sync();
-      if (enqueue) rt.u32.set(arr.subarray(done * W, (done + k) * W), addr >>> 2);
-      const r = (enqueue ? rt.wasm.ringEnqueue(h, addr, k, 0) : rt.wasm.ringDequeue(h, addr, k, 0)) >>> 0;
-      if (r === BAD) throw rt.fail(`DescriptorRing.${fn}`, rt.wasm.ringCheck(h) >>> 0, ['ring'], [h], 'a live descriptor ring');
-      if (!enqueue && r > 0) {
-        rt.sync();
-        arr.set(rt.u32.subarray(addr >>> 2, (addr >>> 2) + r * W), done * W);
-      }
-      done += r;
-      if (r < k) break;
-    }
-    return done;
+    return moveThroughScratch(rt, arr, count, enqueue, (addr, k) => (enqueue ? rt.wasm.ringEnqueue(h, addr, k, 0) : rt.wasm.ringDequeue(h, addr, k, 0)) >>> 0,
+      () => rt.fail(`DescriptorRing.${fn}`, rt.wasm.ringCheck(h) >>> 0, ['ring'], [h], 'a live descriptor ring'));
   }
 
   /** Enqueues as many of the first `n` descriptors of `src` as fit. @returns how many. */
@@ -204,4 +189,30 @@ export function createRing(rt: RuntimeCore, options: RingOptions): DescriptorRin
   const h = rt.wasm.ringCreate(capacity) >>> 0;
   if (h === 0) return null; // exhaustion: the memory budget cannot hold the ring
   return new DescriptorRing(rt, h, capacity, name);
+}
+
+/**
+ * @internal Moves `count` descriptors between `arr` and a ring through the scratch area every
+ * runtime has (256 words), a chunk per call: `call(addr, k)` enqueues (or dequeues) `k`
+ * descriptors at `addr` and returns how many it moved, or 0xFFFFFFFF for a bad ring (`bad()`
+ * builds the error). Stops at the first short chunk. Returns how many moved.
+ */
+export function moveThroughScratch(rt: RuntimeCore, arr: Uint32Array, count: number, enqueue: boolean, call: (addr: number, k: number) => number, bad: () => Error): number {
+  const addr = rt.scratchU32(1); // the existing area
+  const chunk = Math.floor(rt.scratchCap / W);
+  let done = 0;
+  while (done < count) {
+    const k = Math.min(chunk, count - done);
+    rt.sync();
+    if (enqueue) rt.u32.set(arr.subarray(done * W, (done + k) * W), addr >>> 2);
+    const r = call(addr, k);
+    if (r === BAD) throw bad();
+    if (!enqueue && r > 0) {
+      rt.sync();
+      arr.set(rt.u32.subarray(addr >>> 2, (addr >>> 2) + r * W), done * W);
+    }
+    done += r;
+    if (r < k) break;
+  }
+  return done;
 }

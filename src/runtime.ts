@@ -4,16 +4,19 @@
  * the default runtime (src/index.ts).
  */
 import {
-  RuntimeCore, compileAsync, compileSync, instantiate, resolveOptions, type RuntimeOptions,
+  RuntimeCore, compileAsync, compileSync, instantiate, resolveOptions, isU32, type RuntimeOptions, type WasmExports,
 } from './core.js';
+import { NdisBugCheck, badParam, ruleViolation } from './errors.js';
+import { RuntimeLock, ROOT_LOCK_OFFSET, canBlock, workerState, type WorkerState, type SharedRuntimeDescriptor } from './shared.js';
 import { handleApi, type HandleApi } from './ndis/handles.js';
 import { netBufferApi, type NetBufferApi } from './ndis/netbuf.js';
 import { netBufferListApi, nblChainApi, type NetBufferListApi, type NblChainApi } from './ndis/nbl.js';
 import { dataSpaceApi, type DataSpaceApi } from './ndis/dataspace.js';
 import { packetApi, packetPoolInfoApi, type PacketApi, type PacketPoolInfoApi } from './ndis/packet.js';
-import { SlabPool, createSlabPool, makeBatch, type SlabPoolOptions } from './pool.js';
+import { SlabPool, createSlabPool, openSlabPool, makeBatch, type SlabPoolOptions } from './pool.js';
 import { formatPoolmon } from './poolmon.js';
 import { DescriptorRing, createRing, type RingOptions } from './ring.js';
+import { SharedRing, createSharedRing, openSharedRing, type SharedRingOptions } from './xring.js';
 import { defineRecord, type FieldSpec, type RecordType } from './record.js';
 import { driverApi, createAdapter, listAdapters, runPnp, type DriverApi, type Adapter, type AdapterOptions } from './ndis/driver.js';
 import { irqlApi, type IrqlApi } from './ndis/irql.js';
@@ -48,6 +51,16 @@ export class NdisRuntime extends RuntimeCore {
   }
 
   /**
+   * The SlabPool object for `handle` (`pool.handle`), typically a pool another worker of a
+   * multi-worker runtime created. In a multi-worker runtime each worker's object has its own
+   * cache of `cacheSize` objects (default 64; 0: none), so alloc and free take no lock.
+   * @returns null when memory cannot hold this worker's cache.
+   */
+  openSlabPool(handle: number, options?: { maxWaiters?: number; cacheSize?: number }): SlabPool | null {
+    return openSlabPool(this, handle, options);
+  }
+
+  /**
    * A Uint32Array of `n` entries in this runtime's linear memory, for zero-copy
    * `allocMany`/`freeMany`. It lives as long as the runtime.
    */
@@ -71,6 +84,21 @@ export class NdisRuntime extends RuntimeCore {
    */
   createRing(options: RingOptions): DescriptorRing | null {
     return createRing(this, options);
+  }
+
+  /**
+   * Creates a cross-worker descriptor ring (DPDK rte_ring semantics: bulk and burst, single- or
+   * multi-producer and -consumer, blocking `dequeueWait`). Other workers of a multi-worker
+   * runtime open it with `openSharedRing(ring.handle)`.
+   * @returns the ring, or null when the memory budget cannot hold it.
+   */
+  createSharedRing(options: SharedRingOptions): SharedRing | null {
+    return createSharedRing(this, options);
+  }
+
+  /** The SharedRing object for `handle` (a ring another worker created). */
+  openSharedRing(handle: number): SharedRing {
+    return openSharedRing(this, handle);
   }
 
   /**
@@ -121,6 +149,39 @@ export class NdisRuntime extends RuntimeCore {
     return virtualCounters(this, NdisMiniportHandle);
   }
 
+  /**
+   * The descriptor other workers pass to `attachRuntime` (post it with `postMessage`: the module
+   * and the shared memory are structured-cloneable). Needs `createRuntime({ shared: true })`.
+   */
+  share(): SharedRuntimeDescriptor {
+    const w = this.worker;
+    if (!w || !this.module) throw new Error('runtime.share() needs a multi-worker runtime: createRuntime({ shared: true })');
+    if (w.detached) throw detachedError();
+    return { kind: 'ndis-pool/shared-runtime', module: this.module, memory: this.memory, root: w.root, verifier: this.verifier };
+  }
+
+  /** This worker's id in a multi-worker runtime (1: the creator), 0 otherwise. */
+  get workerId(): number {
+    return this.worker?.id ?? 0;
+  }
+
+  /**
+   * Leaves a multi-worker runtime: this worker's caches go back to the shared pools and every
+   * later call through this object is a bug check. Objects stay valid for the other workers.
+   * Returns how many workers stay attached.
+   */
+  detach(): number {
+    const w = this.worker;
+    if (!w) throw new Error('runtime.detach() needs a multi-worker runtime (createRuntime({ shared: true }) or attachRuntime)');
+    if (w.detached) throw detachedError();
+    this.wasm.cachesDetach(w.id);
+    const left = this.wasm.detachWorker() >>> 0;
+    w.detached = true;
+    this.grows = -2; // the next sync() refreshes, and refresh() throws
+    this.epoch++; // SlabPool objects check it on every call
+    return left;
+  }
+
   /** `poolmon()` as a text table. */
   poolmonTable(): string {
     return formatPoolmon(this.poolmon());
@@ -151,13 +212,59 @@ function verify(rt: NdisRuntime, options: RuntimeOptions | undefined): NdisRunti
 export async function createRuntime(options?: RuntimeOptions): Promise<NdisRuntime> {
   const [maxPages, shared, verifier, wasm] = resolveOptions(options);
   const mod = await compileAsync(shared, wasm);
-  const [x, mem, root] = instantiate(mod, shared, maxPages);
-  return verify(new NdisRuntime(x, mem, shared, verifier, root), options);
+  return verify(make(mod, maxPages, shared, verifier, options), options);
 }
 
 /** Creates a runtime synchronously (Node). */
 export function createRuntimeSync(options?: RuntimeOptions): NdisRuntime {
   const [maxPages, shared, verifier, wasm] = resolveOptions(options);
-  const [x, mem, root] = instantiate(compileSync(shared, wasm), shared, maxPages);
-  return verify(new NdisRuntime(x, mem, shared, verifier, root), options);
+  return verify(make(compileSync(shared, wasm), maxPages, shared, verifier, options), options);
+}
+
+/** Instantiates `mod` and builds the runtime (a multi-worker one with options.shared). */
+function make(mod: WebAssembly.Module, maxPages: number, shared: boolean, verifier: boolean, options: RuntimeOptions | undefined): NdisRuntime {
+  const [raw, mem, root] = instantiate(mod, shared, maxPages);
+  let x = raw;
+  let state: WorkerState | null = null;
+  if (options?.shared) {
+    raw.lockSetCanWait(canBlock() ? 1 : 0); // the creator too may sleep on the lock inside Wasm
+    [x, state] = workerState(raw, mem, root, 1, detachedError);
+  }
+  const rt = new NdisRuntime(x, mem, shared, verifier, root);
+  rt.module = mod;
+  rt.worker = state;
+  if (options?.clock) rt.clock = options.clock;
+  return rt;
+}
+
+function detachedError(): NdisBugCheck {
+  return ruleViolation('NdisRuntime', 'runtime', 'PARAM', 'was detached (runtime.detach()): it no longer owns the shared memory; attach again with attachRuntime');
+}
+
+/**
+ * Attaches to a multi-worker runtime that another worker created and shared
+ * (`runtime.share()`, posted to this worker): a new instance of the same module on the same
+ * memory. Pools, objects and handles are the same numbers in every worker.
+ * Driver registrations, adapters and verifier records stay with the worker that made them.
+ */
+export function attachRuntime(descriptor: SharedRuntimeDescriptor): NdisRuntime {
+  const d = descriptor as Partial<SharedRuntimeDescriptor> | null;
+  if (!d || typeof d !== 'object' || d.kind !== 'ndis-pool/shared-runtime' || !(d.module instanceof WebAssembly.Module)
+    || !(d.memory instanceof WebAssembly.Memory) || !isU32(d.root) || d.root === 0) {
+    throw badParam('attachRuntime', 'descriptor', d, 'the object runtime.share() returned');
+  }
+  const raw = new WebAssembly.Instance(d.module, { env: { memory: d.memory } }).exports as unknown as WasmExports;
+  const lock = new RuntimeLock(new Int32Array(d.memory.buffer), (d.root + ROOT_LOCK_OFFSET) >>> 2, canBlock());
+  lock.acquire();
+  let id: number;
+  try {
+    id = raw.attach(d.root, canBlock() ? 1 : 0) >>> 0;
+  } finally {
+    lock.release();
+  }
+  const [x, state] = workerState(raw, d.memory, d.root, id, detachedError);
+  const rt = new NdisRuntime(x, d.memory, true, !!d.verifier, d.root);
+  rt.module = d.module;
+  rt.worker = state;
+  return rt.verifier ? verify(rt, undefined) : rt;
 }

@@ -14,6 +14,10 @@
  *   before anything is released.
  * - IRQL: every NDIS call checks its IRQL rule (IRQL-NB, IRQL-MISC, IRQL-PROT, IRQL-DPR) and
  *   LOCK-5 against the runtime's IRQL model (src/ndis/irql.ts).
+ * - The caller: an NDIS 6 miniport handler calling the NDIS 5 API (NDIS5-IN-6); a lower driver's
+ *   handler chaining a buffer that is not from NdisAllocateBuffer to a packet (BUF-1).
+ * - The data path (src/ndis/driver.ts): NET_BUFFER chains edited by a driver that did not create
+ *   the NBL (OWN-3) and send-completion deadlines (TIME-SEND, `runtime.checkTimers()`).
  *
  * The wrappers are own properties of the verifier runtime: a normal runtime runs the plain
  * methods and pays nothing.
@@ -21,9 +25,9 @@
 import { RuntimeCore } from './core.js';
 import { NdisBugCheck, ruleViolation, hexAddr, BUGCODE_NDIS_DRIVER, type RULE_P1 } from './errors.js';
 import { irqlOf, DISPATCH_LEVEL, PASSIVE_LEVEL } from './ndis/irql.js';
-import { KIND, NBL, POOL } from './ndis/layout.js';
+import { E, KIND, MDL, NBL, POOL } from './ndis/layout.js';
 import { tagToString } from './ndis/constants.js';
-import { driverObjectOf, runningDriver } from './ndis/driver.js';
+import { checkSendTimers, driverObjectOf, runningDriver, runningLowerDriver } from './ndis/driver.js';
 
 /** Where an object was allocated or freed. */
 export interface Site {
@@ -250,6 +254,31 @@ function describeSite(s: Site | undefined, verb: string): string {
   return `${verb} by ${s.fn} at ${frame(s)}`;
 }
 
+/**
+ * BUF-1: a lower driver (`who`) chains `buffer` (a buffer chain) to `packet`; every buffer must come
+ * from NdisAllocateBuffer (an NDIS buffer pool). Only a highest-level protocol may chain OS MDLs
+ * (NdisAllocateMdl, retreat allocations, the MDL of a NET_BUFFER…). Arguments the call itself
+ * rejects (not a packet, not an MDL) are left to its own bug check. O(length of the chain).
+ */
+function checkBuf1(v: Verifier, fn: string, packet: unknown, buffer: unknown, who: { handle: number; what: string }): void {
+  const rt = v.rt;
+  if (typeof packet !== 'number' || packet >>> 0 !== packet || typeof buffer !== 'number' || buffer >>> 0 !== buffer) return;
+  if (rt.wasm.packetCheck(packet, 0) >>> 0 !== E.OK) return;
+  rt.sync();
+  const seen = new Set<number>();
+  for (let m = buffer, i = 0; m !== 0 && !seen.has(m); m = rt.rd32(m + MDL.Next), i++) {
+    if (rt.liveIn(m, KIND.MDL) < E.LIMIT && rt.wasm.mdlCheck(m) >>> 0 !== E.OK) return; // the call reports it
+    rt.sync();
+    seen.add(m);
+    const from = v.live.get(m)?.site.fn;
+    if (from === 'NdisAllocateBuffer') continue;
+    const which = i === 0 ? hexAddr(m) : `${hexAddr(m)} (buffer ${i} of the chain at ${hexAddr(buffer)})`;
+    throw ruleViolation(fn, 'Buffer', 'BUF-1',
+      `${which} is ${from ? `an MDL from ${from}` : 'not from NdisAllocateBuffer'}, and the caller is ${who.what}: lower drivers chain to packets only NDIS_BUFFERs from an NDIS buffer pool (NdisAllocateBuffer); only a highest-level protocol may chain OS MDLs`,
+      m, packet, who.handle);
+  }
+}
+
 /** Adds the allocation and free sites of `addr` to a use-after-free / double-free bug check. */
 function withSites(v: Verifier, e: NdisBugCheck, addr: number): NdisBugCheck {
   const f = v.freed.get(addr);
@@ -284,6 +313,13 @@ export function installVerifier(rt: RuntimeCore, functions: readonly string[], q
   if (!rt.wasm.quarantineEnable(quarantine, 1)) throw new RangeError(`ndis-pool: no memory for a quarantine of ${quarantine} objects`);
   const v = new Verifier(rt, Math.max(4096, quarantine * 4));
   verifiers.set(rt, v);
+  // TIME-SEND on demand (RuntimeCore.checkTimers does nothing in a normal runtime).
+  Object.defineProperty(rt, 'checkTimers', {
+    value: function checkTimers(): void {
+      checkSendTimers(rt, 'checkTimers');
+    },
+    writable: true, configurable: true, enumerable: false,
+  });
   const target = rt as unknown as Record<string, (...a: unknown[]) => unknown>;
   for (const name of functions) {
     const plain = target[name];
@@ -293,6 +329,7 @@ export function installVerifier(rt: RuntimeCore, functions: readonly string[], q
     const freeArg = FREES[name];
     const releaseArg = HANDLE_RELEASES[name];
     const ndis5 = NDIS5.test(name) && !/^NDIS_(MDL|SET|GET)/.test(name) && !/SpinLock/.test(name);
+    const chainsBuffer = name === 'NdisChainBufferAtFront' || name === 'NdisChainBufferAtBack';
     const wrapped = function (this: RuntimeCore, ...args: unknown[]): unknown {
       // IRQL rules.
       const s = irqlOf(rt);
@@ -307,6 +344,11 @@ export function installVerifier(rt: RuntimeCore, functions: readonly string[], q
       if (ndis5 && runningDriver(rt) === 'miniport') {
         throw new NdisBugCheck(name, undefined, 'NDIS5-IN-6', BUGCODE_NDIS_DRIVER, [0x15, 0, 0, 0],
           'called from an NDIS 6 miniport handler: NDIS 6 miniports use NET_BUFFER_LISTs, not the NDIS 5 packet and buffer API');
+      }
+      // BUF-1: a lower driver chaining to a packet a buffer that is not from a buffer pool.
+      if (chainsBuffer) {
+        const who = runningLowerDriver(rt);
+        if (who) checkBuf1(v, name, args[0], args[1], who);
       }
       if (LOCK5.has(name) && s.held !== 0) {
         throw ruleViolation(name, undefined, 'LOCK-5', `called with ${s.held} NDIS spin lock(s) held`, s.held);

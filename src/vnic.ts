@@ -337,7 +337,7 @@ export function runDpcs(rtc: RuntimeCore, options: { batch?: number; maxPasses?:
   const maxPasses = options.maxPasses ?? 100_000;
   if (!isU32(batch) || batch === 0) throw badParam(fn, 'options.batch', batch, 'a count >= 1');
   if (!(maxPasses >= 1)) throw badParam(fn, 'options.maxPasses', maxPasses, 'a count >= 1');
-  runPnp(rt);
+  runPnp(rt, fn); // verifier: TIME-SEND deadlines first (before any DPC work)
   const r: DpcResult = { passes: 0, sendsCompleted: 0, receivesIndicated: 0 };
   const s = stateOf(rt);
   // A DPC runs at DISPATCH_LEVEL: so do the completions and indications it makes.

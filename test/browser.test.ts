@@ -163,6 +163,30 @@ describe.skipIf(skip).concurrent('in headless Chromium (playwright-core, /usr/bi
     expect(errors).toEqual([]);
   });
 
+  it('a multi-worker runtime in 4 Web Workers (cross-origin isolated): objects cross workers, nothing is lost', async ({ expect }) => {
+    // A server that isolates every response (as `npm run dashboard`'s does), workers included.
+    const iso = await startServer({ root, isolate: true });
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
+    try {
+      await page.goto(iso.url + 'examples/workers/');
+      await page.waitForFunction(() => (window as unknown as { ndisWorkers?: unknown }).ndisWorkers !== undefined, null, { timeout: 30_000 });
+      const r = await page.evaluate(() => (window as unknown as { ndisWorkers: { ok: boolean; error?: string; crossOriginIsolated: boolean; workers: { bad: number; allocs: number; received: number; worker: number }[]; stats: { allocs: number; frees: number; outstanding: number } } }).ndisWorkers);
+      expect(r.error).toBeUndefined();
+      expect(r.crossOriginIsolated).toBe(true);
+      expect(r.workers.map((w) => w.worker).sort()).toEqual([2, 3, 4, 5]);
+      for (const w of r.workers) expect(w).toMatchObject({ bad: 0, allocs: 50 * 200, received: 50 * 200 });
+      expect(r.stats).toEqual({ allocs: 4 * 50 * 200, frees: 4 * 50 * 200, outstanding: 0 });
+      expect(r.ok).toBe(true);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+      await iso.close();
+    }
+  });
+
   it('the dashboard runs the hub in the page: the numbers move and follow the controls; screenshot', async ({ expect }) => {
     const { page, errors } = await open('examples/dashboard/', { width: 1200, height: 760 });
     const latest = () => page.evaluate(() => window.dashboard.latest()) as Promise<Sample>;

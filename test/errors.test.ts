@@ -12,6 +12,8 @@ import {
   BUGCODE_DRIVER_VERIFIER_DETECTED_VIOLATION,
   BUGCODE_NDIS_DRIVER,
   RULE_P1,
+  NDIS_TIMED_DATA_SEND,
+  NDIS_TIMED_DATA_HANG,
   POOL_TAG,
   NDIS_STATUS_SUCCESS,
   NET_BUFFER_POOL_FLAG_VERIFY,
@@ -206,8 +208,10 @@ describe('NdisBugCheck', () => {
       'PKT-1': 0x00d00050,
       'PKT-2': 0x00d00051,
       'PKT-4': 0x00d00053,
+      'BUF-1': 0x00d00058,
       'OWN-1': 0x00d00060,
       'OWN-2': 0x00d00061,
+      'OWN-3': 0x00d00062,
       'DRV-1': 0x00d00070,
       'DRV-2': 0x00d00071,
       'DRV-3': 0x00d00072,
@@ -222,6 +226,9 @@ describe('NdisBugCheck', () => {
       'LEAK-MEM': 0x00d00091,
       'LEAK-GEN': 0x00d00092,
     });
+    // TIME-SEND reports Driver Verifier's own Parameter 1 (NdisTimedDataSend / NdisTimedDataHang).
+    expect(NDIS_TIMED_DATA_SEND).toBe(0x0009200d);
+    expect(NDIS_TIMED_DATA_HANG).toBe(0x0009200f);
   });
 
   it('names 0xC4 and 0x7C in the message', () => {

@@ -14,15 +14,25 @@
  * NDIS_RECEIVE_FLAGS_RESOURCES belongs to the drivers above until every protocol that got it
  * returned it and the return reached the driver that indicated it. Meanwhile the owner may not
  * free it, send it or indicate it again.
+ *
+ * Verifier mode adds two rules of the data path. OWN-3: the NET_BUFFER chain of an NBL (its
+ * FirstNetBuffer and each NB's Next) is recorded when its creator sends or indicates it, and every
+ * driver that passes it on (down, up, completes or returns it) must hand it on with that chain.
+ * TIME-SEND (Driver Verifier's NdisTimedDataSend / NdisTimedDataHang): the miniport completes each
+ * send within 30 s, and with sends pending completes one at least every 22 s, by `runtime.clock()`;
+ * the deadlines are checked at every send, send completion, runDpcs(), pnp() and checkTimers().
  */
 import { RuntimeCore, isU32 } from '../core.js';
-import { NdisBugCheck, BUGCODE_NDIS_DRIVER, badParam, ruleViolation, hexAddr } from '../errors.js';
+import {
+  NdisBugCheck, BUGCODE_NDIS_DRIVER, BUGCODE_DRIVER_VERIFIER_DETECTED_VIOLATION, NDIS_TIMED_DATA_SEND, NDIS_TIMED_DATA_HANG,
+  badParam, ruleViolation, hexAddr,
+} from '../errors.js';
 import {
   type NDIS_HANDLE, type NDIS_STATUS, type NULL, type Out, type NDIS_OBJECT_HEADER,
   NDIS_STATUS_SUCCESS, NDIS_STATUS_PENDING, NDIS_STATUS_RESOURCES, NDIS_STATUS_BAD_VERSION,
   NDIS_STATUS_BAD_CHARACTERISTICS, NDIS_STATUS_FAILURE, NDIS_STATUS_INVALID_PARAMETER,
 } from './constants.js';
-import { E, NBL } from './layout.js';
+import { E, NB, NBL } from './layout.js';
 import { isOut, type NDIS_PROTOCOL_DRIVER_CHARACTERISTICS } from './handles.js';
 import { chainFail, type PNET_BUFFER_LIST } from './nbl.js';
 import { atDispatch } from './irql.js';
@@ -292,6 +302,13 @@ export interface AdapterRecord {
   bindings: Set<Binding>;
   /** NBLs the miniport was given to send and has not completed. */
   atMiniport: Set<number>;
+  /**
+   * Verifier (TIME-SEND): when each NBL of `atMiniport` was given to the miniport (runtime.clock()
+   * milliseconds), oldest first.
+   */
+  sentAt: Map<number, number>;
+  /** Verifier (TIME-SEND): the last send completion, or when sends became pending after none were. */
+  hangRef: number;
   /** Receive NBLs the miniport indicated that have not come back. */
   indicated: number;
   /** A pause the miniport pended (NdisMPauseComplete ends it). */
@@ -361,6 +378,11 @@ export class DriverModel {
   readonly adapters: AdapterRecord[] = [];
   /** PnP work deferred to runtime.pnp(): binding late protocols, attaching late filters. */
   readonly pnpWork: (() => void)[] = [];
+  /**
+   * Verifier (OWN-3): the NET_BUFFER chain of each NBL away from its creator, as the creator sent
+   * or indicated it (FirstNetBuffer, then each Next).
+   */
+  readonly nbChains = new Map<number, number[]>();
   adapterSerial = 0;
   constructor(readonly epoch: number) {}
 }
@@ -443,6 +465,120 @@ function link(rt: RuntimeCore, nbls: readonly number[]): number {
   return nbls.length ? nbls[0]! : 0;
 }
 
+// -- verifier: OWN-3 (the NET_BUFFER chain of an NBL is its creator's) ----------------------------
+
+/** Longest NET_BUFFER chain recorded; a longer one (or one that loops) is not checked. */
+const MAX_RECORDED_NBS = 1 << 16;
+
+/**
+ * Verifier: records the NET_BUFFER chain of `nbls` as their creator hands them on (a send or an
+ * indication of its own). Normal mode: nothing.
+ */
+function recordChains(rt: RuntimeCore, nbls: readonly number[]): void {
+  if (!rt.verifier) return;
+  const chains = modelOf(rt).nbChains;
+  rt.sync();
+  for (const n of nbls) {
+    const nbs: number[] = [];
+    let p = rt.rd32(n + NBL.FirstNetBuffer);
+    while (p !== 0 && nbs.length < MAX_RECORDED_NBS) {
+      nbs.push(p);
+      p = rt.rd32(p + NB.Next);
+    }
+    if (p === 0) chains.set(n, nbs);
+    else chains.delete(n);
+  }
+}
+
+/** Verifier: `nbl` is back with its creator (or no longer away): its recorded chain is dropped. */
+function forgetChain(rt: RuntimeCore, nbl: number): void {
+  if (rt.verifier) modelOf(rt).nbChains.delete(nbl);
+}
+
+/** Who holds an NBL, as OWN-3 names it. */
+function holderName(o: Origin): string {
+  return o.type === 'adapter' ? `the miniport of ${describe(o)}` : describe(o);
+}
+
+/**
+ * Verifier, OWN-3: `holder`, which did not create `nbl`, hands it on; its NET_BUFFER chain must be
+ * the one its creator handed on. Nothing is restored: the bug check reports the first link that
+ * differs (P4: 0 for FirstNetBuffer, i for the Next of the i-th NET_BUFFER).
+ */
+function checkChain(rt: RuntimeCore, fn: string, arg: string, nbl: number, holder: Origin): void {
+  const m = modelOf(rt);
+  const was = m.nbChains.get(nbl);
+  if (!was) return;
+  rt.sync();
+  let p = rt.rd32(nbl + NBL.FirstNetBuffer);
+  for (let i = 0; ; i++) {
+    const want = i < was.length ? was[i]! : 0;
+    if (p !== want) {
+      const link = i === 0
+        ? `NET_BUFFER_LIST_FIRST_NB is ${hexAddr(p)} (was ${hexAddr(want)})`
+        : `NET_BUFFER_NEXT_NB of its NET_BUFFER ${i} (${hexAddr(was[i - 1]!)}) is ${hexAddr(p)} (was ${hexAddr(want)})`;
+      const origin = awayOf(rt).get(nbl)?.origin;
+      throw ruleViolation(fn, arg, 'OWN-3',
+        `${hexAddr(nbl)}'s NET_BUFFER chain was changed while ${holderName(holder)} had it: ${link}; only the driver that created the NBL${origin ? ` (${describe(origin)})` : ''} may edit its NET_BUFFER chain`,
+        nbl, holder.handle, i);
+    }
+    if (p === 0) return;
+    p = rt.rd32(p + NB.Next);
+  }
+}
+
+// -- verifier: TIME-SEND (NdisTimedDataSend / NdisTimedDataHang) ---------------------------------
+
+/** NdisTimedDataSend: each send is completed within this many milliseconds. */
+export const SEND_COMPLETE_TIMEOUT_MS = 30_000;
+/** NdisTimedDataHang: with sends pending, some send completes at least this often (ms). */
+export const SEND_HANG_TIMEOUT_MS = 22_000;
+
+function readClock(rt: RuntimeCore, fn: string): number {
+  const now = rt.clock();
+  if (typeof now !== 'number' || !Number.isFinite(now)) throw badParam(fn, 'runtime.clock()', now, 'a finite number of milliseconds');
+  return now;
+}
+
+const ms = (t: number) => (Number.isInteger(t) ? String(t) : t.toFixed(3));
+
+/**
+ * @internal Verifier, TIME-SEND: at `runtime.clock()`, no send may be pending at a miniport for
+ * more than 30 s, and no adapter with sends pending may have gone 22 s without a send completion.
+ * Exactly at a deadline is in time. Of the deadlines passed, the earliest is reported (0xC4 with
+ * Driver Verifier's Parameter 1; P2 the NBL, P3 the adapter handle, P4 how late in ms). Checks
+ * only; changes nothing. Returns the time it read. Normal mode: returns 0 and reads no clock.
+ */
+export function checkSendTimers(rt: RuntimeCore, fn: string): number {
+  if (!rt.verifier) return 0;
+  const now = readClock(rt, fn);
+  let worst: { hang: boolean; a: AdapterRecord; nbl: number; since: number; deadline: number } | undefined;
+  for (const a of modelOf(rt).adapters) {
+    if (a.sentAt.size === 0) continue;
+    const [nbl, sent] = a.sentAt.entries().next().value!; // the oldest (clock() never runs backwards)
+    const sendDeadline = sent + SEND_COMPLETE_TIMEOUT_MS;
+    const hangDeadline = a.hangRef + SEND_HANG_TIMEOUT_MS;
+    if (now > sendDeadline && (!worst || sendDeadline < worst.deadline)) worst = { hang: false, a, nbl, since: sent, deadline: sendDeadline };
+    if (now > hangDeadline && (!worst || hangDeadline < worst.deadline)) worst = { hang: true, a, nbl, since: a.hangRef, deadline: hangDeadline };
+  }
+  if (!worst) return now;
+  const { hang, a, nbl, since, deadline } = worst;
+  const late = now - deadline;
+  const what = hang
+    ? `${describe(a)} has ${a.sentAt.size} send(s) pending and its miniport completed none for ${ms(now - since)} ms (since ${ms(since)} ms; now ${ms(now)} ms): with sends pending it must complete one at least every ${SEND_HANG_TIMEOUT_MS} ms (NdisTimedDataHang, ${ms(late)} ms late; the oldest pending is ${hexAddr(nbl)})`
+    : `${hexAddr(nbl)}, given to the miniport of ${describe(a)} at ${ms(since)} ms, is not completed at ${ms(now)} ms: a miniport must complete each send within ${SEND_COMPLETE_TIMEOUT_MS} ms (NdisTimedDataSend, ${ms(late)} ms late)`;
+  const err = new NdisBugCheck(fn, undefined, 'TIME-SEND', BUGCODE_DRIVER_VERIFIER_DETECTED_VIOLATION,
+    [hang ? NDIS_TIMED_DATA_HANG : NDIS_TIMED_DATA_SEND, nbl, a.handle, Math.min(0xffffffff, Math.ceil(late))], what);
+  throw Object.assign(err, { netBufferList: nbl, adapter: a.handle, lateMs: late });
+}
+
+/** Verifier, TIME-SEND: `nbls` reach the miniport of `a` now. */
+function sentToMiniport(rt: RuntimeCore, a: AdapterRecord, nbls: readonly number[]): void {
+  const now = readClock(rt, 'MiniportSendNetBufferLists');
+  if (a.sentAt.size === 0) a.hangRef = now;
+  for (const n of nbls) a.sentAt.set(n, now);
+}
+
 function leak(fn: string, arg: string, owner: Origin | ProtocolRecord, count: number, what: string): NdisBugCheck {
   return new NdisBugCheck(fn, arg, 'LEAK-NBL', BUGCODE_NDIS_DRIVER, [NDIS_BUGCHECK_LEAKED_NBL, owner.handle, count, 0],
     `${describe(owner)} still has ${count} NET_BUFFER_LIST(s) ${what}`);
@@ -478,6 +614,7 @@ function sendDown(rt: RuntimeCore, a: AdapterRecord, level: number, nbls: number
       return;
     }
   }
+  if (rt.verifier) sentToMiniport(rt, a, nbls);
   for (const n of nbls) a.atMiniport.add(n);
   atDispatch(rt, (flags & 1) !== 0, () => (a.driver.chars.SendNetBufferListsHandler as (c: number, n: number, p: number, f: number) => void)(a.context!, link(rt, nbls), port, flags));
 }
@@ -490,7 +627,12 @@ function completeUp(rt: RuntimeCore, a: AdapterRecord, level: number, nbls: numb
     const h = f.driver.chars.SendNetBufferListsCompleteHandler;
     if (typeof h === 'function') {
       // The filter owns the NBLs it sent again from here on.
-      for (const n of nbls) if (away.get(n)?.origin === f) away.delete(n);
+      for (const n of nbls) {
+        if (away.get(n)?.origin === f) {
+          away.delete(n);
+          forgetChain(rt, n);
+        }
+      }
       atDispatch(rt, (flags & 1) !== 0, () => (h as (c: number, n: number, f: number) => void)(f.context!, link(rt, nbls), flags));
       return;
     }
@@ -510,7 +652,10 @@ function completeUp(rt: RuntimeCore, a: AdapterRecord, level: number, nbls: numb
     }
   }
   for (const [b, list] of byBinding) {
-    for (const n of list) away.delete(n);
+    for (const n of list) {
+      away.delete(n);
+      forgetChain(rt, n);
+    }
     b.sends -= list.length;
     atDispatch(rt, (flags & 1) !== 0, () => (b.protocol.chars.SendNetBufferListsCompleteHandler as (c: number, n: number, f: number) => void)(b.context, link(rt, list), flags));
   }
@@ -523,6 +668,8 @@ function indicateUp(rt: RuntimeCore, a: AdapterRecord, level: number, nbls: numb
     const h = f.driver.chars.ReceiveNetBufferListsHandler;
     if (typeof h === 'function') {
       atDispatch(rt, (flags & 1) !== 0, () => (h as (c: number, n: number, p: number, k: number, f: number) => void)(f.context!, link(rt, nbls), port, nbls.length, flags));
+      // With RESOURCES the NBLs are handed back when the handler returns (OWN-3).
+      if (rt.verifier && (flags & NDIS_RECEIVE_FLAGS_RESOURCES) !== 0) nbls.forEach((n, k) => checkChain(rt, 'FilterReceiveNetBufferLists', `NetBufferLists[${k}]`, n, f));
       return;
     }
   }
@@ -537,6 +684,7 @@ function indicateUp(rt: RuntimeCore, a: AdapterRecord, level: number, nbls: numb
   for (const b of [...bindings]) {
     if (!resources) for (const n of nbls) b.held.add(n);
     atDispatch(rt, (flags & 1) !== 0, () => (b.protocol.chars.ReceiveNetBufferListsHandler as (c: number, n: number, p: number, k: number, f: number) => void)(b.context, link(rt, nbls), port, nbls.length, flags));
+    if (rt.verifier && resources) nbls.forEach((n, k) => checkChain(rt, 'ProtocolReceiveNetBufferLists', `NetBufferLists[${k}]`, n, b));
   }
 }
 
@@ -549,14 +697,22 @@ function returnDown(rt: RuntimeCore, a: AdapterRecord, level: number, nbls: numb
     // (those are its own again from here on).
     if (typeof h === 'function') {
       const away = awayOf(rt);
-      for (const n of nbls) if (away.get(n)?.origin === f) away.delete(n);
+      for (const n of nbls) {
+        if (away.get(n)?.origin === f) {
+          away.delete(n);
+          forgetChain(rt, n);
+        }
+      }
       atDispatch(rt, (flags & 1) !== 0, () => (h as (c: number, n: number, f: number) => void)(f.context!, link(rt, nbls), flags));
       return;
     }
     // Without a return handler a filter cannot have indicated NBLs of its own.
   }
   const away = awayOf(rt);
-  for (const n of nbls) away.delete(n);
+  for (const n of nbls) {
+    away.delete(n);
+    forgetChain(rt, n);
+  }
   a.indicated -= nbls.length;
   atDispatch(rt, (flags & 1) !== 0, () => (a.driver.chars.ReturnNetBufferListsHandler as (c: number, n: number, f: number) => void)(a.context!, link(rt, nbls), flags));
 }
@@ -786,8 +942,12 @@ export function bindNewProtocol(rt: RuntimeCore, handle: number): void {
   });
 }
 
-/** @internal runtime.pnp(): runs deferred PnP work (late binds and attaches). Returns how many items ran. */
-export function runPnp(rt: RuntimeCore): number {
+/**
+ * @internal runtime.pnp(): runs deferred PnP work (late binds and attaches). Returns how many
+ * items ran. Verifier: checks the send deadlines first (TIME-SEND, reported as `fn`).
+ */
+export function runPnp(rt: RuntimeCore, fn = 'pnp'): number {
+  checkSendTimers(rt, fn);
   const m = modelOf(rt);
   let n = 0;
   // Work queued while this runs (a bind that registers another protocol) runs too, in order.
@@ -814,12 +974,13 @@ export function createAdapter(rt: RuntimeCore, NdisMiniportDriverHandle: number,
   }
   const linkSpeed = options.linkSpeed ?? 100_000_000;
   if (typeof linkSpeed !== 'number' || !(linkSpeed > 0) || !Number.isFinite(linkSpeed)) throw badParam(fn, 'options.linkSpeed', linkSpeed, 'bits per second (> 0)');
-  runPnp(rt); // deferred binds first (after the arguments passed their checks)
+  runPnp(rt, fn); // deferred binds first (after the arguments passed their checks)
   const h = newHandle(rt, 0);
   if (h === 0) return null;
   const a: AdapterRecord = {
     type: 'adapter', handle: h, driver: d, name: options.name, mac, linkSpeed, options, state: 'initializing',
-    context: undefined, filters: [], bindings: new Set(), atMiniport: new Set(), indicated: 0, pausePending: false, pauseEarly: false,
+    context: undefined, filters: [], bindings: new Set(), atMiniport: new Set(), sentAt: new Map(), hangRef: 0, indicated: 0,
+    pausePending: false, pauseEarly: false,
   };
   m.objects.set(h, a);
   const params: NDIS_MINIPORT_INIT_PARAMETERS = {
@@ -889,7 +1050,8 @@ export const driverApi = {
     const handle = newHandle(this, MiniportDriverContext);
     if (handle === 0) return NDIS_STATUS_RESOURCES;
     const m = modelOf(this);
-    const d: MiniportDriver = { type: 'miniport', handle, context: MiniportDriverContext, chars: tracked(this, c, 'miniport'), adapters: new Set(), imProtocol: 0, driverObject: DriverObject };
+    const d: MiniportDriver = { type: 'miniport', handle, context: MiniportDriverContext, chars: c, adapters: new Set(), imProtocol: 0, driverObject: DriverObject };
+    d.chars = tracked(this, c, d);
     m.objects.set(handle, d);
     m.miniports.push(d);
     NdisMiniportDriverHandle.value = handle as NDIS_HANDLE;
@@ -957,6 +1119,12 @@ export const driverApi = {
     nbls.forEach((n, i) => {
       if (!a.atMiniport.has(n)) throw ruleViolation(fn, `NetBufferLists[${i}]`, 'OWN-1', `${hexAddr(n)} was not sent to ${a.name} (or was completed already)`, n);
     });
+    if (this.verifier) {
+      nbls.forEach((n, i) => checkChain(this, fn, `NetBufferLists[${i}]`, n, a));
+      const now = checkSendTimers(this, fn); // a completion that comes too late is TIME-SEND too
+      for (const n of nbls) a.sentAt.delete(n);
+      a.hangRef = now;
+    }
     for (const n of nbls) a.atMiniport.delete(n);
     completeUp(this, a, -1, nbls, SendCompleteFlags);
   },
@@ -988,6 +1156,7 @@ export const driverApi = {
       if (src !== a.handle) throw ruleViolation(fn, `NetBufferLists[${i}]`, 'OWN-2', `${hexAddr(n)} has SourceHandle ${hexAddr(src)}; set it to the MiniportAdapterHandle ${hexAddr(a.handle)} before indicating`, n, src);
     });
     const away = awayOf(this);
+    recordChains(this, nbls);
     if ((ReceiveFlags & NDIS_RECEIVE_FLAGS_RESOURCES) === 0) {
       const f = new Flight('recv', a, a);
       for (const n of nbls) {
@@ -1006,7 +1175,10 @@ export const driverApi = {
       try {
         indicateUp(this, a, -1, nbls, PortNumber, ReceiveFlags);
       } finally {
-        for (const n of nbls) this.nblsAway.delete(n);
+        for (const n of nbls) {
+          this.nblsAway.delete(n);
+          forgetChain(this, n);
+        }
       }
     }
   },
@@ -1103,6 +1275,8 @@ export const driverApi = {
     if (!isU32(SendFlags)) throw badParam(fn, 'SendFlags', SendFlags, 'flags (u32)');
     const nbls = chainArg(this, fn, NetBufferLists);
     nbls.forEach((n, i) => this.checkNotAway(fn, `NetBufferLists[${i}]`, n));
+    checkSendTimers(this, fn);
+    recordChains(this, nbls);
     const away = awayOf(this);
     const f = new Flight('send', b, b.adapter);
     for (const n of nbls) {
@@ -1131,6 +1305,7 @@ export const driverApi = {
     nbls.forEach((n, i) => {
       if (!b.held.has(n)) throw ruleViolation(fn, `NetBufferLists[${i}]`, 'OWN-1', `${hexAddr(n)} was not indicated to ${describe(b)} (or was returned already)`, n);
     });
+    if (this.verifier) nbls.forEach((n, i) => checkChain(this, fn, `NetBufferLists[${i}]`, n, b));
     const back: number[] = [];
     for (const n of nbls) {
       b.held.delete(n);
@@ -1183,7 +1358,8 @@ export const driverApi = {
     const handle = newHandle(this, FilterDriverContext);
     if (handle === 0) return NDIS_STATUS_RESOURCES;
     const m = modelOf(this);
-    const d: FilterDriver = { type: 'filter', handle, context: FilterDriverContext, chars: tracked(this, c, 'filter'), modules: new Set(), driverObject: DriverObject };
+    const d: FilterDriver = { type: 'filter', handle, context: FilterDriverContext, chars: c, modules: new Set(), driverObject: DriverObject };
+    d.chars = tracked(this, c, d);
     m.objects.set(handle, d);
     m.filterDrivers.push(d);
     NdisFilterDriverHandle.value = handle as NDIS_HANDLE;
@@ -1253,6 +1429,7 @@ export const driverApi = {
       const fl = away.get(n);
       if (fl) {
         if (fl.dir !== 'send' || fl.adapter !== f.adapter || f.adapter.atMiniport.has(n)) throw ruleViolation(fn, `NetBufferLists[${i}]`, 'OWN-1', `${hexAddr(n)} is not the filter's to send: it was ${fl.where}`, n);
+        if (this.verifier) checkChain(this, fn, `NetBufferLists[${i}]`, n, f);
         return;
       }
       const src = this.rd32(n + NBL.SourceHandle);
@@ -1261,7 +1438,10 @@ export const driverApi = {
         throw ruleViolation(fn, 'NdisFilterHandle', 'DRV-3', `${describe(f)} originates a send but has no SendNetBufferListsCompleteHandler to get it back`, f.handle);
       }
     });
-    for (const n of nbls) if (!away.has(n)) away.set(n, own);
+    checkSendTimers(this, fn);
+    const mine = nbls.filter((n) => !away.has(n));
+    recordChains(this, mine);
+    for (const n of mine) away.set(n, own);
     const a = f.adapter;
     const level = a.filters.indexOf(f);
     if (a.state !== 'running') {
@@ -1286,6 +1466,7 @@ export const driverApi = {
       const fl = away.get(n);
       if (!fl || fl.dir !== 'send' || fl.adapter !== f.adapter) throw ruleViolation(fn, `NetBufferLists[${i}]`, 'OWN-1', `${hexAddr(n)} is not a send being completed on this adapter`, n);
       if (fl.origin === f) throw ruleViolation(fn, `NetBufferLists[${i}]`, 'OWN-1', `${hexAddr(n)} was sent by this filter: its completion ends here, do not pass it up`, n);
+      if (this.verifier) checkChain(this, fn, `NetBufferLists[${i}]`, n, f);
     });
     completeUp(this, f.adapter, f.adapter.filters.indexOf(f), nbls, SendCompleteFlags);
   },
@@ -1317,6 +1498,7 @@ export const driverApi = {
       const fl = away.get(n);
       if (fl) {
         if (fl.dir !== 'recv' || fl.adapter !== a || (fl.resources && (ReceiveFlags & NDIS_RECEIVE_FLAGS_RESOURCES) === 0) || refsOf(this, n) !== 0) throw ruleViolation(fn, `NetBufferLists[${i}]`, 'OWN-1', `${hexAddr(n)} is not the filter's to indicate: it was ${fl.where}`, n);
+        if (this.verifier) checkChain(this, fn, `NetBufferLists[${i}]`, n, f);
         return;
       }
       const src = this.rd32(n + NBL.SourceHandle);
@@ -1328,6 +1510,7 @@ export const driverApi = {
     const resources = (ReceiveFlags & NDIS_RECEIVE_FLAGS_RESOURCES) !== 0;
     const mine = nbls.filter((n) => !away.has(n));
     const mark = resources ? new Flight('recv', f, a, true) : own;
+    recordChains(this, mine);
     for (const n of mine) {
       away.set(n, mark);
       setRefs(this, n, 0);
@@ -1335,7 +1518,12 @@ export const driverApi = {
     try {
       indicateUp(this, a, a.filters.indexOf(f), nbls, PortNumber, ReceiveFlags);
     } finally {
-      if (resources) for (const n of mine) away.delete(n);
+      if (resources) {
+        for (const n of mine) {
+          away.delete(n);
+          forgetChain(this, n);
+        }
+      }
     }
   },
 
@@ -1353,6 +1541,7 @@ export const driverApi = {
       if (!fl || fl.dir !== 'recv' || fl.adapter !== f.adapter || fl.resources) throw ruleViolation(fn, `NetBufferLists[${i}]`, 'OWN-1', `${hexAddr(n)} is not a receive of this adapter being returned`, n);
       if (fl.origin === f) throw ruleViolation(fn, `NetBufferLists[${i}]`, 'OWN-1', `${hexAddr(n)} was indicated by this filter: its return ends here, do not pass it down`, n);
       if (refsOf(this, n) !== 0) throw ruleViolation(fn, `NetBufferLists[${i}]`, 'OWN-1', `${hexAddr(n)} is still held by ${refsOf(this, n)} protocol binding(s)`, n);
+      if (this.verifier) checkChain(this, fn, `NetBufferLists[${i}]`, n, f);
     });
     returnDown(this, f.adapter, f.adapter.filters.indexOf(f), nbls, ReturnFlags);
   },
@@ -1411,7 +1600,9 @@ export function unbindProtocol(rt: RuntimeCore, handle: number): void {
 
 /** @internal Registers a protocol with the driver model (NdisRegisterProtocolDriver). */
 export function addProtocol(rt: RuntimeCore, handle: number, context: number, chars: NDIS_PROTOCOL_DRIVER_CHARACTERISTICS): void {
-  modelOf(rt).objects.set(handle, { type: 'protocol', handle, context, chars: tracked(rt, chars, 'protocol'), bindings: new Set(), imMiniport: 0 });
+  const p: ProtocolRecord = { type: 'protocol', handle, context, chars, bindings: new Set(), imMiniport: 0 };
+  p.chars = tracked(rt, chars, p);
+  modelOf(rt).objects.set(handle, p);
 }
 
 /** @internal The model type of a handle ('protocol', 'adapter'…), or undefined. */
@@ -1424,14 +1615,18 @@ export function removeProtocol(rt: RuntimeCore, handle: number): void {
   modelOf(rt).objects.delete(handle);
 }
 
-/** Per runtime: the kinds of the drivers whose handlers are running, innermost last. */
-const running = new WeakMap<RuntimeCore, string[]>();
+/** A driver whose handlers the model calls. */
+type DriverRecord = MiniportDriver | FilterDriver | ProtocolRecord;
+
+/** Per runtime: the drivers whose handlers are running, innermost last. */
+const running = new WeakMap<RuntimeCore, DriverRecord[]>();
 
 /**
- * A copy of `chars` whose handlers record, while they run, which kind of driver is running
- * (the verifier's NDIS5-IN-6 check asks whether the innermost caller is a miniport).
+ * A copy of `chars` whose handlers record, while they run, which driver is running (the
+ * verifier's NDIS5-IN-6 check asks whether the innermost caller is a miniport, BUF-1 whether it
+ * is a lower driver).
  */
-function tracked<T extends object>(rt: RuntimeCore, chars: T, kind: 'miniport' | 'filter' | 'protocol'): T {
+function tracked<T extends object>(rt: RuntimeCore, chars: T, driver: DriverRecord): T {
   const out = { ...chars } as Record<string, unknown>;
   for (const [k, v] of Object.entries(out)) {
     if (typeof v !== 'function') continue;
@@ -1439,7 +1634,7 @@ function tracked<T extends object>(rt: RuntimeCore, chars: T, kind: 'miniport' |
     out[k] = function (this: unknown, ...args: unknown[]) {
       let st = running.get(rt);
       if (!st) running.set(rt, (st = []));
-      st.push(kind);
+      st.push(driver);
       try {
         return f.apply(this, args);
       } finally {
@@ -1453,7 +1648,21 @@ function tracked<T extends object>(rt: RuntimeCore, chars: T, kind: 'miniport' |
 /** @internal The kind of driver whose handler is running innermost ('miniport'…), or undefined. */
 export function runningDriver(rt: RuntimeCore): string | undefined {
   const st = running.get(rt);
-  return st && st.length ? st[st.length - 1] : undefined;
+  return st && st.length ? st[st.length - 1]!.type : undefined;
+}
+
+/**
+ * @internal The driver whose handler is running innermost when it is a lower driver (BUF-1): a
+ * miniport (an intermediate driver's virtual miniport included), a filter, or the protocol edge of
+ * an intermediate driver (NdisIMAssociateMiniport). Undefined for a highest-level protocol or
+ * when no handler runs.
+ */
+export function runningLowerDriver(rt: RuntimeCore): { handle: number; what: string } | undefined {
+  const st = running.get(rt);
+  const d = st && st.length ? st[st.length - 1]! : undefined;
+  if (!d || (d.type === 'protocol' && d.imMiniport === 0)) return undefined;
+  const what = d.type === 'protocol' ? `${describe(d)}, the protocol edge of an intermediate driver,` : describe(d);
+  return { handle: d.handle, what };
 }
 
 /** @internal The DriverObject a miniport or filter driver registered with (0: none or not such a handle). */

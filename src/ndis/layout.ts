@@ -98,6 +98,7 @@ export const KIND = {
   RING: 17,
   HTABLE: 18,
   NIC: 19,
+  WCACHE: 20,
 } as const;
 
 /** Root pools (assembly/layout.ts ROOT_*). */
@@ -162,6 +163,8 @@ export const E = {
   NOT_ALLOCATED: 4,
   WRONG_POOL: 5,
   DUPLICATE: 6,
+  /** assembly/wcache.ts: a worker cache whose pool another worker destroyed. */
+  CACHE_DEAD: 7,
   ARG_SHIFT: 3,
   POOL4: 40,
   NB_ARGS: 41,

@@ -237,6 +237,9 @@ export class Fuzz {
     if (cfg.maxMemory) opts.maxMemory = cfg.maxMemory;
     if (cfg.verifier) Object.assign(opts, { verifier: true, quarantine: 16 });
     this.rt = createRuntimeSync(opts);
+    // The model has no time: a frozen clock keeps TIME-SEND (send deadlines, verifier mode) from
+    // firing on wall-clock time in long campaigns.
+    this.rt.clock = () => 0;
     this.small = !!cfg.maxMemory && cfg.maxMemory < 64 << 20;
     if (cfg.faults) this.rt.injectFaults(cfg.faults);
     /** Allocations may fail (NULL / RESOURCES) at any time. */

@@ -1,0 +1,388 @@
+// ndis-pool: per-worker object caches of SlabPools in a multi-worker runtime (issue 10).
+//
+// Every worker attached to a shared runtime holds, per SlabPool it uses, a LIFO cache of free
+// objects (DPDK's per-lcore mempool cache, NDIS's per-processor lookaside lists). Alloc pops
+// from it and free pushes to it with plain loads and stores: the cache and the objects in it
+// belong to one worker, so the common path takes no lock and no atomic operation. When the
+// cache is empty, alloc refills `size` objects from the pool's slabs under the runtime lock;
+// when it holds 2 * size, free flushes `size` of them (the oldest) back the same way.
+//
+// A cached object is in state ST_CACHED: not live (a second free, or an accessor, is caught as
+// for any freed object), not free in its slab either. Counters stay exact: refills and flushes
+// move objects between slabs and caches without counting as allocations or frees; the pool's
+// P_OUTSTANDING counts the objects outside its slabs (live + cached), and each cache counts its
+// own allocations and frees, summed on read (`cacheSums`) and folded into the pool when the pool
+// is destroyed or the worker detaches.
+//
+// Pools that quarantine (verifier mode), generational pools and pools with a maxOutstanding
+// limit take no cache: their exact semantics need the shared path (src/pool.ts decides).
+//
+// Cache block (tagged memory, kind K_WCACHE), linked on the runtime list R_CACHES:
+//   0  pool      the SlabPool descriptor (0: the pool was destroyed)
+//   4  worker    owning worker id
+//   8  next      next cache block on the runtime list
+//   12 count     objects in the cache
+//   16 size      refill / flush amount; capacity is 2 * size
+//   20 objSize   the pool's slot size (bytes counters)
+//   24 allocs    u64 allocations served by this cache
+//   32 frees     u64 frees taken by this cache
+//   40 slab      the slab refills draw from (its own slab, so that workers' objects and their
+//                state bytes do not share cache lines); revalidated at every refill
+//   48 entries   u32[2 * size] object addresses, oldest first
+
+import {
+  E_OK, E_NOT_OURS, E_WRONG_KIND, E_WRONG_POOL, E_MISALIGNED, E_NOT_ALLOCATED, E_DUPLICATE,
+  SL_POOL, SL_CAP, SL_OBJ_SIZE, SL_OBJ_START, SL_MAGIC, SL_STATE, SL_FREE_TOP, MAGIC_SHIFT, P_FLAGS, PF_LARGE,
+  ST_ALLOCATED, ST_CACHED, P_KIND, P_OUTSTANDING, P_ALLOCS, P_FREES, P_BYTES, P_OBJ_SIZE,
+  K_WCACHE, K_SLAB_POOL, TAG_WCACHE, E_CACHE_DEAD,
+} from "./layout";
+import { slabOf, rootU32, rootSetU32, R_CACHES, R_FAULT, lockAcquire, lockRelease } from "./pages";
+import { pU32, pSet, poolAllocMany, poolFreeMany, poolTakeFrom, poolCacheSlab, poolUnclaim, lookup, freeLookedUp, gErrPtr, gErrDetail } from "./slab";
+import { memAlloc } from "./netbuf";
+
+// @ts-ignore: decorator
+@inline const C_POOL: u32 = 0;
+// @ts-ignore: decorator
+@inline const C_WORKER: u32 = 4;
+// @ts-ignore: decorator
+@inline const C_NEXT: u32 = 8;
+// @ts-ignore: decorator
+@inline const C_COUNT: u32 = 12;
+// @ts-ignore: decorator
+@inline const C_SIZE: u32 = 16;
+// @ts-ignore: decorator
+@inline const C_OBJ_SIZE: u32 = 20;
+// @ts-ignore: decorator
+@inline const C_ALLOCS: u32 = 24;
+// @ts-ignore: decorator
+@inline const C_FREES: u32 = 32;
+// @ts-ignore: decorator
+@inline const C_SLAB: u32 = 40;
+// @ts-ignore: decorator
+@inline const C_ENTRIES: u32 = 48;
+/** Largest refill size (the cache holds twice as many). */
+// @ts-ignore: decorator
+@inline export const CACHE_MAX_SIZE: u32 = 4096;
+
+/** Bad pointer and its index in the list, of the last failing cache call (for messages). */
+let gCacheErrPtr: usize = 0;
+let gCacheErrIdx: u32 = 0;
+export function cacheErrPtr(): usize { return gCacheErrPtr; }
+export function cacheErrIndex(): u32 { return gCacheErrIdx; }
+/** Sums of the last `cacheSums` call. */
+let gSumCount: u32 = 0;
+let gSumAllocs: u64 = 0;
+let gSumFrees: u64 = 0;
+
+// @ts-ignore: decorator
+@inline function cU32(c: usize, off: u32): u32 { return load<u32>(c + off); }
+// @ts-ignore: decorator
+@inline function cSet(c: usize, off: u32, v: u32): void { store<u32>(c + off, v); }
+
+/**
+ * The cache of worker `worker` for SlabPool `pool`, made on first use with refill size `size`.
+ * Runs under the runtime lock. Returns 0 when memory is exhausted.
+ */
+export function cacheOpen(pool: usize, worker: u32, size: u32): usize {
+  if (lookup(pool, K_SLAB_POOL) != E_OK) return 0;
+  for (let c = <usize>rootU32(R_CACHES); c != 0; c = <usize>cU32(c, C_NEXT)) {
+    if (<usize>cU32(c, C_POOL) == pool && cU32(c, C_WORKER) == worker) return c;
+  }
+  size = max<u32>(1, min<u32>(size, CACHE_MAX_SIZE));
+  let c = memAlloc(K_WCACHE, TAG_WCACHE, C_ENTRIES + (size << 3), 1, 0);
+  if (c == 0) return 0;
+  memory.fill(c, 0, C_ENTRIES);
+  cSet(c, C_POOL, <u32>pool);
+  cSet(c, C_WORKER, worker);
+  cSet(c, C_SIZE, size);
+  cSet(c, C_OBJ_SIZE, pU32(pool, P_OBJ_SIZE));
+  cSet(c, C_NEXT, rootU32(R_CACHES));
+  rootSetU32(R_CACHES, <u32>c);
+  return c;
+}
+
+/** Unlinks and frees cache block `c` (under the lock; its objects were flushed or dropped). */
+function cacheFree(c: usize): void {
+  let prev: usize = 0;
+  for (let x = <usize>rootU32(R_CACHES); x != 0; x = <usize>cU32(x, C_NEXT)) {
+    if (x == c) {
+      if (prev == 0) rootSetU32(R_CACHES, cU32(c, C_NEXT));
+      else cSet(prev, C_NEXT, cU32(c, C_NEXT));
+      break;
+    }
+    prev = x;
+  }
+  if (lookup(c, K_WCACHE) == E_OK) freeLookedUp();
+}
+
+/** Moves cache `c`'s counters into its pool (under the lock). */
+function fold(c: usize, pool: usize): void {
+  let allocs = load<u64>(c + C_ALLOCS);
+  let frees = load<u64>(c + C_FREES);
+  store<u64>(pool + P_ALLOCS, load<u64>(pool + P_ALLOCS) + allocs);
+  store<u64>(pool + P_FREES, load<u64>(pool + P_FREES) + frees);
+  store<u64>(pool + P_BYTES, load<u64>(pool + P_BYTES) + (allocs - frees) * <u64>cU32(c, C_OBJ_SIZE));
+  store<u64>(c + C_ALLOCS, 0);
+  store<u64>(c + C_FREES, 0);
+}
+
+/**
+ * Returns the oldest `n` cached objects of `c` to the slabs (under the lock). The objects were
+ * counted outstanding by the pool; poolFreeMany counts them freed, which is undone here.
+ */
+function flush(c: usize, pool: usize, n: u32): void {
+  if (n == 0) return;
+  let e = <usize>c + C_ENTRIES;
+  let size = <u64>cU32(c, C_OBJ_SIZE);
+  for (let i: u32 = 0; i < n; i++) setState(<usize>load<u32>(e + (<usize>i << 2)), ST_ALLOCATED);
+  poolFreeMany(pool, e, n); // every entry is an object of `pool` in state ALLOCATED: cannot fail
+  store<u64>(pool + P_FREES, load<u64>(pool + P_FREES) - n);
+  store<u64>(pool + P_BYTES, load<u64>(pool + P_BYTES) + <u64>n * size);
+  let left = cU32(c, C_COUNT) - n;
+  memory.copy(e, e + (<usize>n << 2), <usize>left << 2);
+  cSet(c, C_COUNT, left);
+}
+
+/** Sets the state byte of the object at `p` (a valid object start). */
+// @ts-ignore: decorator
+@inline function setState(p: usize, st: u8): void {
+  let slab = slabOf(p);
+  let off = <u32>(p - <usize>load<u32>(slab + SL_OBJ_START));
+  let idx = <u32>((<u64>off * load<u64>(slab + SL_MAGIC)) >> MAGIC_SHIFT);
+  store<u8>(slab + SL_STATE + idx, st);
+}
+
+/**
+ * Checks that `p` is a live object of `pool` without the lock (the slab header fields read here
+ * do not change while the slab holds a live object). Returns the state byte's address, or 0
+ * with the error in `gCacheErr`.
+ */
+let gCacheErr: u32 = 0;
+// @ts-ignore: decorator
+@inline function liveState(pool: usize, p: usize): usize {
+  let slab = slabOf(p);
+  if (slab == 0) { gCacheErr = E_NOT_OURS; return 0; }
+  let owner = <usize>load<u32>(slab + SL_POOL);
+  if (owner != pool) { gCacheErr = pU32(owner, P_KIND) == pU32(pool, P_KIND) ? E_WRONG_POOL : E_WRONG_KIND; return 0; }
+  let size = load<u32>(slab + SL_OBJ_SIZE);
+  let off = <u32>(p - <usize>load<u32>(slab + SL_OBJ_START));
+  if (<u64>off >= <u64>load<u32>(slab + SL_CAP) * size) { gCacheErr = E_MISALIGNED; return 0; }
+  let idx = <u32>((<u64>off * load<u64>(slab + SL_MAGIC)) >> MAGIC_SHIFT);
+  if (idx * size != off) { gCacheErr = E_MISALIGNED; return 0; }
+  let s = slab + SL_STATE + idx;
+  if (load<u8>(s) != ST_ALLOCATED) { gCacheErr = E_NOT_ALLOCATED; return 0; }
+  return s;
+}
+
+/**
+ * Refills an empty cache with up to `size` objects (under the lock). Returns how many. Draws
+ * from the cache's own slab while it has free objects (then another partial, spare or new one),
+ * so that two workers' hot objects rarely share a slab.
+ */
+function refill(c: usize, pool: usize): u32 {
+  lockAcquire();
+  let want = cU32(c, C_SIZE);
+  let e = c + C_ENTRIES;
+  let got: u32 = 0;
+  if (rootU32(R_FAULT) == 0 && !(pU32(pool, P_FLAGS) & PF_LARGE)) {
+    let s = <usize>cU32(c, C_SLAB);
+    // Still a slab of this pool with free objects? (It may have been released since.)
+    if (s == 0 || slabOf(s) != s || <usize>load<u32>(s + SL_POOL) != pool || load<u32>(s + SL_FREE_TOP) == 0) {
+      poolUnclaim(pool, s, c);
+      s = poolCacheSlab(pool, c);
+      cSet(c, C_SLAB, <u32>s);
+    }
+    if (s != 0) got = poolTakeFrom(pool, s, e, want);
+  }
+  if (got < want) got += poolAllocMany(pool, e + (<usize>got << 2), want - got);
+  // Moving objects into the cache is not an allocation: the cache counts its own.
+  store<u64>(pool + P_ALLOCS, load<u64>(pool + P_ALLOCS) - got);
+  store<u64>(pool + P_BYTES, load<u64>(pool + P_BYTES) - <u64>got * cU32(c, C_OBJ_SIZE));
+  lockRelease();
+  for (let i: u32 = 0; i < got; i++) setState(<usize>load<u32>(e + (<usize>i << 2)), ST_CACHED);
+  cSet(c, C_COUNT, got);
+  return got;
+}
+
+/**
+ * Cache path of SlabPool.alloc (lock-free export). Returns the object, 0 when the pool is
+ * exhausted, or E_CACHE_DEAD when the pool was destroyed.
+ */
+export function wcAlloc(c: usize): usize {
+  let pool = <usize>cU32(c, C_POOL);
+  if (pool == 0) return E_CACHE_DEAD;
+  let n = cU32(c, C_COUNT);
+  if (n == 0) {
+    n = refill(c, pool);
+    if (n == 0) return 0;
+  }
+  n--;
+  cSet(c, C_COUNT, n);
+  let p = <usize>load<u32>(c + C_ENTRIES + (<usize>n << 2));
+  setState(p, ST_ALLOCATED);
+  store<u64>(c + C_ALLOCS, load<u64>(c + C_ALLOCS) + 1);
+  return p;
+}
+
+/** Cache path of SlabPool.free (lock-free export). Returns E_OK or an error code. */
+export function wcFree(c: usize, p: usize): u32 {
+  let pool = <usize>cU32(c, C_POOL);
+  if (pool == 0) return E_CACHE_DEAD;
+  let s = liveState(pool, p);
+  if (s == 0) { gCacheErrPtr = p; gCacheErrIdx = 0; return gCacheErr; }
+  store<u8>(s, ST_CACHED);
+  let n = cU32(c, C_COUNT);
+  store<u32>(c + C_ENTRIES + (<usize>n << 2), <u32>p);
+  cSet(c, C_COUNT, ++n);
+  store<u64>(c + C_FREES, load<u64>(c + C_FREES) + 1);
+  if (n == cU32(c, C_SIZE) << 1) {
+    lockAcquire();
+    flush(c, pool, n >>> 1);
+    lockRelease();
+  }
+  return E_OK;
+}
+
+/** Cache path of SlabPool.allocMany: `n` objects into `out`. Returns how many (lock-free export). */
+export function wcAllocMany(c: usize, out: usize, n: u32): u32 {
+  let pool = <usize>cU32(c, C_POOL);
+  if (pool == 0) return E_CACHE_DEAD | 0x80000000;
+  let have = cU32(c, C_COUNT);
+  let k = min<u32>(have, n);
+  let e = c + C_ENTRIES;
+  for (let i: u32 = 0; i < k; i++) {
+    let p = <usize>load<u32>(e + (<usize>(have - 1 - i) << 2));
+    setState(p, ST_ALLOCATED);
+    store<u32>(out + (<usize>i << 2), <u32>p);
+  }
+  cSet(c, C_COUNT, have - k);
+  store<u64>(c + C_ALLOCS, load<u64>(c + C_ALLOCS) + k);
+  if (k == n) return n;
+  // The rest straight from the slabs: counted by the pool as ordinary allocations.
+  lockAcquire();
+  let got = poolAllocMany(pool, out + (<usize>k << 2), n - k);
+  lockRelease();
+  return k + got;
+}
+
+/**
+ * Cache path of SlabPool.freeMany (lock-free export): all or nothing, like poolFreeMany. The
+ * batch goes into the cache when it fits, else straight to the slabs under the lock.
+ */
+export function wcFreeMany(c: usize, ptrs: usize, n: u32): u32 {
+  let pool = <usize>cU32(c, C_POOL);
+  if (pool == 0) return E_CACHE_DEAD;
+  let have = cU32(c, C_COUNT);
+  if (have + n > cU32(c, C_SIZE) << 1) {
+    lockAcquire();
+    let r = poolFreeMany(pool, ptrs, n);
+    lockRelease();
+    if (r != E_OK) { gCacheErrPtr = gErrPtr; gCacheErrIdx = gErrDetail; }
+    return r;
+  }
+  // Check every entry first, marking each (a duplicate finds its own mark).
+  let i: u32 = 0;
+  let err: u32 = E_OK;
+  for (; i < n; i++) {
+    let p = <usize>load<u32>(ptrs + (<usize>i << 2));
+    let s = liveState(pool, p);
+    if (s == 0) {
+      err = gCacheErr;
+      if (err == E_NOT_ALLOCATED) {
+        // Marked ST_CACHED by this call already: a duplicate in the list.
+        for (let j: u32 = 0; j < i; j++) if (load<u32>(ptrs + (<usize>j << 2)) == <u32>p) { err = E_DUPLICATE; break; }
+      }
+      break;
+    }
+    store<u8>(s, ST_CACHED);
+  }
+  if (err != E_OK) {
+    gCacheErrPtr = <usize>load<u32>(ptrs + (<usize>i << 2));
+    gCacheErrIdx = i;
+    for (let j: u32 = 0; j < i; j++) setState(<usize>load<u32>(ptrs + (<usize>j << 2)), ST_ALLOCATED);
+    return err;
+  }
+  memory.copy(c + C_ENTRIES + (<usize>have << 2), ptrs, <usize>n << 2);
+  cSet(c, C_COUNT, have + n);
+  store<u64>(c + C_FREES, load<u64>(c + C_FREES) + n);
+  return E_OK;
+}
+
+/**
+ * Sums the caches of `pool` (any worker's): cached objects, allocations and frees not yet folded
+ * into the pool. Results via cacheSumCount/Allocs/Frees. Reads other workers' counters without
+ * the lock: exact when they are quiet, as per-CPU statistics are.
+ */
+export function cacheSums(pool: usize): u32 {
+  let count: u32 = 0, allocs: u64 = 0, frees: u64 = 0;
+  for (let c = <usize>rootU32(R_CACHES); c != 0; c = <usize>cU32(c, C_NEXT)) {
+    if (<usize>cU32(c, C_POOL) != pool) continue;
+    count += cU32(c, C_COUNT);
+    allocs += load<u64>(c + C_ALLOCS);
+    frees += load<u64>(c + C_FREES);
+  }
+  gSumCount = count;
+  gSumAllocs = allocs;
+  gSumFrees = frees;
+  return count;
+}
+export function cacheSumAllocs(): u64 { return gSumAllocs; }
+export function cacheSumFrees(): u64 { return gSumFrees; }
+
+/**
+ * Before `pool` is destroyed (under the lock): marks every cache of it dead (their owners free
+ * the blocks on their next call, or at detach), returns the cached objects to the slabs and
+ * folds the caches' counters into the pool. Returns the live objects (outstanding minus
+ * cached); `dryRun` only counts.
+ */
+export function cachesRetire(pool: usize, dryRun: bool): u32 {
+  let cached: u32 = 0;
+  for (let c = <usize>rootU32(R_CACHES); c != 0; c = <usize>cU32(c, C_NEXT)) {
+    if (<usize>cU32(c, C_POOL) == pool) cached += cU32(c, C_COUNT);
+  }
+  let live = pU32(pool, P_OUTSTANDING) - cached;
+  if (dryRun) return live;
+  for (let c = <usize>rootU32(R_CACHES); c != 0; c = <usize>cU32(c, C_NEXT)) {
+    if (<usize>cU32(c, C_POOL) != pool) continue;
+    // Dead first (the owner's next call stops there), then its objects back to their slabs, so
+    // that releasing the pool finds every slab (a slab holding cached objects is on no list).
+    cSet(c, C_POOL, 0);
+    flush(c, pool, cU32(c, C_COUNT));
+    fold(c, pool);
+    cSet(c, C_SLAB, 0);
+  }
+  return live;
+}
+
+/**
+ * A worker leaves (under the lock): flushes and frees every cache it owns. Returns how many.
+ */
+export function cachesDetach(worker: u32): u32 {
+  let n: u32 = 0;
+  let c = <usize>rootU32(R_CACHES);
+  while (c != 0) {
+    let next = <usize>cU32(c, C_NEXT);
+    if (cU32(c, C_WORKER) == worker) {
+      retire(c);
+      n++;
+    }
+    c = next;
+  }
+  return n;
+}
+
+/** Frees cache `c` (SlabPool.destroy, or its pool was destroyed elsewhere); under the lock. */
+export function cacheClose(c: usize): void {
+  if (lookup(c, K_WCACHE) == E_OK) retire(c);
+}
+
+/** Returns cache `c`'s objects and counters to its pool (if it is still alive) and frees it. */
+function retire(c: usize): void {
+  let pool = <usize>cU32(c, C_POOL);
+  if (pool != 0) {
+    flush(c, pool, cU32(c, C_COUNT));
+    fold(c, pool);
+    poolUnclaim(pool, <usize>cU32(c, C_SLAB), c);
+  }
+  cacheFree(c);
+}
