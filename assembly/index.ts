@@ -252,3 +252,4 @@ export {
   sharedRingCreate, sharedRingCheck, sharedRingDestroy, sharedRingWaiter,
   xrSetCanWait, xrEnqueue, xrDequeue,
 } from "./xring";
+export { hubUplink, hubUplinkDrain } from "./nic";

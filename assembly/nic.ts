@@ -36,6 +36,9 @@ import { lookup, freeLookedUp, gErrDetail, gErrPtr } from "./slab";
 import { argErr, memAlloc } from "./netbuf";
 import { nblChainCheck } from "./nbl";
 import { nbAndChain, mdlVa } from "./dataspace";
+import { RING_DESC_SIZE } from "./ring";
+import { sharedRingCheck, xrEnqueue, xrDequeue } from "./xring";
+import { wcAlloc, wcFree, cacheFrameSize } from "./wcache";
 
 // @ts-ignore: decorator
 @inline export const NIC_MAX_FRAME: u32 = 1514;
@@ -61,13 +64,33 @@ import { nbAndChain, mdlVa } from "./dataspace";
 // @ts-ignore: decorator
 @inline export const NICF_READY: u32 = 1;
 
-// Hub record: 0 type, 4 first NIC, 8 NIC count.
+// Hub record: 0 type, 4 first NIC, 8 NIC count; the uplink to a hub in another worker
+// (`hubUplink`): 12 tx ring, 16 rx ring (SharedRings, 0: no uplink), 20 the worker cache of the
+// frame pool, 24 frames sent, 28 frames received, 32 frames dropped (no frame buffer or the tx
+// ring full), 40 descriptor staging area (UPLINK_BURST descriptors).
 // @ts-ignore: decorator
 @inline const H_FIRST: u32 = 4;
 // @ts-ignore: decorator
 @inline const H_COUNT: u32 = 8;
 // @ts-ignore: decorator
-@inline const H_SIZE: u32 = 16;
+@inline const H_UP_TX: u32 = 12;
+// @ts-ignore: decorator
+@inline const H_UP_RX: u32 = 16;
+// @ts-ignore: decorator
+@inline const H_UP_CACHE: u32 = 20;
+// @ts-ignore: decorator
+@inline export const H_UP_SENT: u32 = 24;
+// @ts-ignore: decorator
+@inline export const H_UP_RECEIVED: u32 = 28;
+// @ts-ignore: decorator
+@inline export const H_UP_DROPPED: u32 = 32;
+// @ts-ignore: decorator
+@inline const H_UP_STAGE: u32 = 40;
+/** Frames moved per uplink dequeue. */
+// @ts-ignore: decorator
+@inline const UPLINK_BURST: u32 = 32;
+// @ts-ignore: decorator
+@inline const H_SIZE: u32 = H_UP_STAGE + UPLINK_BURST * RING_DESC_SIZE;
 
 // @ts-ignore: decorator
 @inline export const N_TYPE: u32 = 0;
@@ -186,6 +209,7 @@ export function hubDestroy(h: usize): u32 {
   if (e != E_OK) return e;
   let n = load<u32>(h + H_COUNT);
   if (n != 0) { gErrDetail = n; return E_BUSY; }
+  if (load<u32>(h + H_UP_TX) != 0) { gErrDetail = 0; return E_BUSY; } // detach the uplink first
   lookup(h, K_NIC);
   freeLookedUp();
   return E_OK;
@@ -410,7 +434,23 @@ function nextNb(n: usize): usize {
 function dmaInto(nb: usize, len: u32, rx: usize): void {
   let rnb = <usize>load<u32>(rx + NBL_FIRST_NB);
   let rmdl = <usize>load<u32>(rnb + NB_MDL_CHAIN);
-  let dst = mdlVa(rmdl);
+  setFrame(rnb, rmdl, copyFrame(nb, len, mdlVa(rmdl)));
+}
+
+/** Makes receive NB `rnb` describe the `len` bytes at the start of its MDL `rmdl`. */
+// @ts-ignore: decorator
+@inline function setFrame(rnb: usize, rmdl: usize, len: u32): void {
+  store<u32>(rnb + NB_CURRENT_MDL, <u32>rmdl);
+  store<u32>(rnb + NB_CURRENT_MDL_OFFSET, 0);
+  store<u32>(rnb + NB_DATA_OFFSET, 0);
+  store<u32>(rnb + NB_DATA_LENGTH, len);
+}
+
+/**
+ * Copies the used data of `nb` (at most NIC_MAX_FRAME bytes, zero-padded to NIC_MIN_FRAME) to
+ * `dst`. Returns the frame's length.
+ */
+function copyFrame(nb: usize, len: u32, dst: usize): u32 {
   let m = <usize>load<u32>(nb + NB_CURRENT_MDL);
   let o = load<u32>(nb + NB_CURRENT_MDL_OFFSET);
   let want = min<u32>(len, NIC_MAX_FRAME);
@@ -423,10 +463,7 @@ function dmaInto(nb: usize, len: u32, rx: usize): void {
     o = 0;
   }
   if (done < NIC_MIN_FRAME) { memory.fill(dst + done, 0, NIC_MIN_FRAME - done); done = NIC_MIN_FRAME; }
-  store<u32>(rnb + NB_CURRENT_MDL, <u32>rmdl);
-  store<u32>(rnb + NB_CURRENT_MDL_OFFSET, 0);
-  store<u32>(rnb + NB_DATA_OFFSET, 0);
-  store<u32>(rnb + NB_DATA_LENGTH, done);
+  return done;
 }
 
 /** Transmits one NB from NIC `n`: to every other ready NIC on its hub. */
@@ -444,19 +481,121 @@ function transmit(n: usize, nb: usize): void {
   nAdd64(n, N_TX_BYTES, sent);
   let h = <usize>nU32(n, N_HUB);
   if (h == 0) return; // alone: the frame leaves and nobody hears it
+  deliver(h, n, nb, len, 0, sent);
+  if (load<u32>(h + H_UP_TX) != 0) uplinkSend(h, nb, len);
+}
+
+/**
+ * Puts a frame into a free RCB of every ready NIC of hub `h` but `from`: the data of NB `nb`
+ * (`len` bytes of it), or with `nb` 0 the `sent` bytes at `raw` (a frame from the uplink). A
+ * NIC without a free RCB drops it and counts it.
+ */
+function deliver(h: usize, from: usize, nb: usize, len: u32, raw: usize, sent: u32): void {
   for (let r = <usize>load<u32>(h + H_FIRST); r != 0; r = <usize>nU32(r, N_NEXT)) {
-    if (r == n || (nU32(r, N_FLAGS) & NICF_READY) == 0) continue;
+    if (r == from || (nU32(r, N_FLAGS) & NICF_READY) == 0) continue;
     let cons = nU32(r, N_RCB_CONS);
     if (cons == nU32(r, N_RCB_PROD)) { nAdd64(r, N_RX_DROPPED, 1); continue; }
     let rx = <usize>load<u32>(rcbSlot(r, cons));
     nSet(r, N_RCB_CONS, cons + 1);
-    dmaInto(nb, len, rx);
+    if (nb != 0) {
+      dmaInto(nb, len, rx);
+    } else {
+      let rnb = <usize>load<u32>(rx + NBL_FIRST_NB);
+      let rmdl = <usize>load<u32>(rnb + NB_MDL_CHAIN);
+      memory.copy(mdlVa(rmdl), raw, sent);
+      setFrame(rnb, rmdl, sent);
+    }
     let prod = nU32(r, N_RX_PROD);
     store<u32>(rxSlot(r, prod), <u32>rx);
     nSet(r, N_RX_PROD, prod + 1);
     nAdd64(r, N_RX_FRAMES, 1);
     nAdd64(r, N_RX_BYTES, sent);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The uplink: a hub in another worker, reached through two SharedRings (xring.ts). A frame
+// sent on this hub is also copied into a frame buffer of a shared SlabPool (through this
+// worker's cache) and its descriptor {buffer, length} enqueued on the tx ring; the peer's DPC
+// dequeues it, delivers it to its own NICs and frees the buffer (to its cache). The sender's NBL
+// completes at once, as for local frames: the uplink stores and forwards.
+// ---------------------------------------------------------------------------------------------
+
+/** Sends a copy of NB `nb`'s frame up the uplink of hub `h` (dropped when no buffer or no room). */
+function uplinkSend(h: usize, nb: usize, len: u32): void {
+  let p = wcAlloc(<usize>load<u32>(h + H_UP_CACHE));
+  if (p < 0x10000) { // 0 (exhausted) or a cache error (its pool was destroyed)
+    store<u32>(h + H_UP_DROPPED, load<u32>(h + H_UP_DROPPED) + 1);
+    return;
+  }
+  let stage = h + H_UP_STAGE;
+  store<u32>(stage, <u32>p);
+  store<u32>(stage + 4, copyFrame(nb, len, p));
+  store<u32>(stage + 8, 0);
+  store<u32>(stage + 12, 0);
+  store<u32>(stage + 16, 0);
+  if (xrEnqueue(<usize>load<u32>(h + H_UP_TX), stage, 1, true) != 1) {
+    wcFree(<usize>load<u32>(h + H_UP_CACHE), p);
+    store<u32>(h + H_UP_DROPPED, load<u32>(h + H_UP_DROPPED) + 1);
+    return;
+  }
+  store<u32>(h + H_UP_SENT, load<u32>(h + H_UP_SENT) + 1);
+}
+
+/**
+ * Takes up to `budget` frames off the uplink's rx ring: delivered to the hub's NICs when
+ * `deliverThem`, else only freed (draining). Returns how many.
+ */
+function uplinkReceive(h: usize, budget: u32, deliverThem: bool): u32 {
+  let rx = <usize>load<u32>(h + H_UP_RX);
+  let cache = <usize>load<u32>(h + H_UP_CACHE);
+  let stage = h + H_UP_STAGE;
+  let total: u32 = 0;
+  while (total < budget) {
+    let k = xrDequeue(rx, stage, min<u32>(UPLINK_BURST, budget - total), false);
+    if (k == 0 || k > UPLINK_BURST) break; // empty (or a ring that is gone: XR_BAD_HANDLE)
+    for (let i: u32 = 0; i < k; i++) {
+      let d = stage + <usize>i * RING_DESC_SIZE;
+      let p = <usize>load<u32>(d);
+      let sent = min<u32>(load<u32>(d + 4), NIC_MAX_FRAME);
+      if (deliverThem) deliver(h, 0, 0, 0, p, sent);
+      wcFree(cache, p);
+    }
+    total += k;
+  }
+  store<u32>(h + H_UP_RECEIVED, load<u32>(h + H_UP_RECEIVED) + total);
+  return total;
+}
+
+/**
+ * Connects hub `h` to a hub in another worker: frames go out on SharedRing `tx` and come in on
+ * `rx`, in buffers of the SlabPool whose worker cache is `cache` (objects of at least
+ * NIC_MAX_FRAME bytes). `tx` 0 disconnects (drain first with hubUplinkDrain). E_OK, or an error
+ * (argument index in the high bits).
+ */
+export function hubUplink(h: usize, tx: usize, rx: usize, cache: usize): u32 {
+  let e = hubCheck(h);
+  if (e != E_OK) return e;
+  if (tx != 0) {
+    e = sharedRingCheck(tx);
+    if (e != E_OK) return argErr(1, e & 7);
+    e = sharedRingCheck(rx);
+    if (e != E_OK) return argErr(2, e & 7);
+    if (cacheFrameSize(cache) < NIC_MAX_FRAME) return argErr(3, E_WRONG_KIND);
+  } else {
+    rx = 0;
+    cache = 0;
+  }
+  store<u32>(h + H_UP_TX, <u32>tx);
+  store<u32>(h + H_UP_RX, <u32>rx);
+  store<u32>(h + H_UP_CACHE, <u32>cache);
+  return E_OK;
+}
+
+/** Frees the frames waiting on hub `h`'s uplink rx ring without delivering them. Returns how many. */
+export function hubUplinkDrain(h: usize): u32 {
+  if (hubCheck(h) != E_OK || load<u32>(h + H_UP_RX) == 0) return 0;
+  return uplinkReceive(h, 0xFFFFFFFF, false);
 }
 
 /** The send path of one NIC for one DPC: transmit up to `budget` NBs, then complete them. */
@@ -521,6 +660,8 @@ export function hubDpc(h: usize, budget: u32): u32 {
   }
   for (let n = <usize>load<u32>(h + H_FIRST); n != 0; n = <usize>nU32(n, N_NEXT)) sendPass(n, budget);
   let more: u32 = 0;
+  // Frames from the peer hub reach the NICs before their receive paths run.
+  if (load<u32>(h + H_UP_RX) != 0 && uplinkReceive(h, budget, true) != 0) more = 1;
   for (let n = <usize>load<u32>(h + H_FIRST); n != 0; n = <usize>nU32(n, N_NEXT)) {
     recvPass(n, budget);
     if (pending(n)) more = 1;

@@ -386,3 +386,9 @@ function retire(c: usize): void {
   }
   cacheFree(c);
 }
+
+/** Slot size of the live pool of cache `c`, or 0 when `c` is not a live cache of a live pool. */
+export function cacheFrameSize(c: usize): u32 {
+  if (lookup(c, K_WCACHE) != E_OK || cU32(c, C_POOL) == 0) return 0;
+  return cU32(c, C_OBJ_SIZE);
+}

@@ -155,6 +155,8 @@ export interface WasmExports {
   nicSend(n: number, head: number): number;
   nicTakeImmediate(): number;
   hubDpc(h: number, budget: number): number;
+  hubUplink(h: number, tx: number, rx: number, cache: number): number;
+  hubUplinkDrain(h: number): number;
   nicTakeDone(n: number): number;
   nicTakeRx(n: number): number;
   nicStop(n: number, status: number): number;

@@ -108,6 +108,11 @@ export class SlabPool {
     this.tag = tag;
   }
 
+  /** @internal this worker's cache block (assembly/wcache.ts), 0 without one */
+  get cacheBlock(): number {
+    return this.#cache > 0 ? this.#cache : 0;
+  }
+
   #live(fn: string): number {
     const h = this.handle;
     if (h === 0 || this.#epoch !== this.#rt.epoch) this.#dead(fn);

@@ -45,6 +45,9 @@ export function canBlock(): boolean {
 const LOCK_FREE = new Set([
   'wcAlloc', 'wcFree', 'wcAllocMany', 'wcFreeMany', 'cacheErrPtr', 'cacheErrIndex',
   'xrEnqueue', 'xrDequeue', 'xrSetCanWait',
+  // The vNIC hub's DPC and uplink drain touch only the calling worker's hub, NICs and NBLs, the
+  // uplink's rings and the worker's frame cache (which lock inside Wasm when they must).
+  'hubDpc', 'hubUplinkDrain',
   'nop', 'lockAcquire', 'lockRelease', 'lockSetCanWait', 'errPtr', 'errDetail', 'lastResult', 'pkResult', 'dsResult', 'layout',
 ]);
 

@@ -21,6 +21,8 @@ import {
 } from './ndis/driver.js';
 import { NBL, E } from './ndis/layout.js';
 import { atDispatch } from './ndis/irql.js';
+import { SharedRing } from './xring.js';
+import { SlabPool } from './pool.js';
 import type { NetBufferListApi, NblChainApi, PNET_BUFFER_LIST } from './ndis/nbl.js';
 
 /** NIC record offsets (assembly/nic.ts N_*). */
@@ -75,18 +77,74 @@ interface VAdapter {
 }
 
 /** A hub of virtual adapters (netvmini's global adapter list). Create with `runtime.createHub()`. */
+/** assembly/nic.ts H_UP_*: the hub record's uplink counters. */
+const HUB_UPLINK = { Sent: 24, Received: 28, Dropped: 32 } as const;
+
 export class Hub {
   /** @internal */ readonly adapters = new Set<VAdapter>();
   /** @internal */ readonly members = new Set<VAdapter>();
   /** @internal */ constructor(readonly rt: RuntimeCore, /** The hub record's address. */ readonly handle: number, readonly name: string) {}
 
+  /** @internal the uplink's rings and frame pool while connected (kept alive with the hub) */
+  uplink: { tx: SharedRing; rx: SharedRing; frames: SlabPool } | null = null;
+
   /**
-   * Frees the hub. Its adapters must be removed first (NdisBugCheck DRV-2 otherwise).
+   * Connects this hub to a hub in another worker of a multi-worker runtime (a cable between two
+   * hubs): every frame sent on this hub is also copied into a buffer of `frames` (a SlabPool of
+   * at least 1514-byte objects, through this worker's cache) and enqueued on `tx`; frames the
+   * peer enqueues on `rx` reach this hub's adapters at its next DPC (`runtime.runDpcs()`), and
+   * their buffers are freed here. The peer connects the same rings the other way round. A frame
+   * finding no buffer or no room on `tx` is dropped and counted (`uplinkCounters().dropped`).
+   * Each ring needs one producer and one consumer (`'single'` is enough).
+   * @throws NdisBugCheck PARAM for rings or a pool that cannot serve (not live, not a SlabPool with a
+   *   worker cache, objects smaller than a frame).
+   */
+  connectUplink(tx: SharedRing, rx: SharedRing, frames: SlabPool): void {
+    const fn = 'Hub.connectUplink';
+    if (!(tx instanceof SharedRing)) throw badParam(fn, 'tx', tx, 'a SharedRing');
+    if (!(rx instanceof SharedRing)) throw badParam(fn, 'rx', rx, 'a SharedRing');
+    if (!(frames instanceof SlabPool)) throw badParam(fn, 'frames', frames, 'a SlabPool');
+    if (this.uplink) throw ruleViolation(fn, undefined, 'DRV-2', `${this.name} already has an uplink; disconnectUplink() first`);
+    const e = this.rt.wasm.hubUplink(this.handle, tx.handle, rx.handle, frames.cacheBlock) >>> 0;
+    if (e !== E.OK) {
+      const arg = ['hub', 'tx', 'rx', 'frames'][e >>> E.ARG_SHIFT] ?? 'hub';
+      throw badParam(fn, arg, arg === 'hub' ? this.handle : arg === 'frames' ? frames.handle : (arg === 'tx' ? tx : rx).handle,
+        arg === 'frames' ? 'a live SlabPool of this multi-worker runtime with a worker cache and objects of at least 1514 bytes'
+          : arg === 'hub' ? 'a live hub' : 'a live SharedRing');
+    }
+    this.uplink = { tx, rx, frames };
+  }
+
+  /**
+   * Disconnects the uplink: frames waiting on its rx ring are freed without being delivered.
+   * Returns how many were dropped that way. (Frames this hub sent and the peer has not taken are
+   * the peer's to drain.) Does nothing without an uplink.
+   */
+  disconnectUplink(): number {
+    if (!this.uplink) return 0;
+    const n = this.rt.wasm.hubUplinkDrain(this.handle) >>> 0;
+    this.rt.wasm.hubUplink(this.handle, 0, 0, 0);
+    this.uplink = null;
+    return n;
+  }
+
+  /** Frames this hub sent up its uplink, received from it, and dropped (no buffer, ring full). */
+  uplinkCounters(): { sent: number; received: number; dropped: number } {
+    const rt = this.rt;
+    rt.sync();
+    const h = this.handle;
+    return { sent: rt.rd32(h + HUB_UPLINK.Sent), received: rt.rd32(h + HUB_UPLINK.Received), dropped: rt.rd32(h + HUB_UPLINK.Dropped) };
+  }
+
+  /**
+   * Frees the hub. Its adapters must be removed first (NdisBugCheck DRV-2 otherwise); an uplink
+   * is disconnected.
    */
   destroy(): void {
     if (this.members.size !== 0) {
       throw ruleViolation('Hub.destroy', undefined, 'DRV-2', `${this.name} still has ${this.members.size} adapter(s); remove them first`);
     }
+    this.disconnectUplink();
     const e = this.rt.wasm.hubDestroy(this.handle) >>> 0;
     if (e !== E.OK) throw ruleViolation('Hub.destroy', undefined, 'DRV-2', `${this.name} is not a live hub (error ${e})`);
     const s = stateOf(this.rt);
