@@ -243,7 +243,7 @@ export function detachWorker(): u32 {
 }
 export {
   cacheOpen, cacheClose, cachesDetach, cacheSums, cacheSumAllocs, cacheSumFrees, cacheErrPtr, cacheErrIndex,
-  wcAlloc, wcFree, wcAllocMany, wcFreeMany,
+  wcAlloc, wcFree, wcAllocMany, wcFreeMany, cacheOpenNb, cacheMissPool, wcNbAlloc, wcNbFree,
 } from "./wcache";
 
 // Cross-worker descriptor rings (xring.ts). sharedRing* run under the runtime lock; xr* are the

@@ -409,8 +409,9 @@ export function ndisPoolNew(
 export function ndisPoolFree(h: usize, descKind: u32): u32 {
   let e = lookup(h, descKind);
   if (e != E_OK) return argErr(0, e);
-  let out = pU32(h, P_OUTSTANDING);
+  let out = cachesRetire(h, true); // objects in worker caches are not outstanding
   if (out != 0) { gErrDetail = out; return E_POOL5; }
+  cachesRetire(h, false);
   let owner = <usize>pU32(h, P_OWNER);
   retire(h);
   poolRelease(h);

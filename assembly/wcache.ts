@@ -34,11 +34,12 @@ import {
   E_OK, E_NOT_OURS, E_WRONG_KIND, E_WRONG_POOL, E_MISALIGNED, E_NOT_ALLOCATED, E_DUPLICATE,
   SL_POOL, SL_CAP, SL_OBJ_SIZE, SL_OBJ_START, SL_MAGIC, SL_STATE, SL_FREE_TOP, MAGIC_SHIFT, P_FLAGS, PF_LARGE,
   ST_ALLOCATED, ST_CACHED, P_KIND, P_OUTSTANDING, P_ALLOCS, P_FREES, P_BYTES, P_OBJ_SIZE,
-  K_WCACHE, K_SLAB_POOL, TAG_WCACHE, E_CACHE_DEAD,
+  K_WCACHE, K_SLAB_POOL, K_NB_POOL, K_NB, TAG_WCACHE, E_CACHE_DEAD, P_ID, P_USER0, P_MAX_OUT, PF_QUAR,
+  NB_MDL_CHAIN, MDAT_MDL,
 } from "./layout";
-import { slabOf, rootU32, rootSetU32, R_CACHES, R_FAULT, lockAcquire, lockRelease } from "./pages";
+import { slabOf, rootU32, rootSetU32, R_CACHES, R_FAULT, lockAcquire, lockRelease, heapReserve } from "./pages";
 import { pU32, pSet, poolAllocMany, poolFreeMany, poolTakeFrom, poolCacheSlab, poolUnclaim, lookup, freeLookedUp, gErrPtr, gErrDetail } from "./slab";
-import { memAlloc } from "./netbuf";
+import { memAlloc, nbInitPreallocated } from "./netbuf";
 
 // @ts-ignore: decorator
 @inline const C_POOL: u32 = 0;
@@ -85,6 +86,10 @@ let gSumFrees: u64 = 0;
  */
 export function cacheOpen(pool: usize, worker: u32, size: u32): usize {
   if (lookup(pool, K_SLAB_POOL) != E_OK) return 0;
+  return open(pool, worker, size);
+}
+
+function open(pool: usize, worker: u32, size: u32): usize {
   for (let c = <usize>rootU32(R_CACHES); c != 0; c = <usize>cU32(c, C_NEXT)) {
     if (<usize>cU32(c, C_POOL) == pool && cU32(c, C_WORKER) == worker) return c;
   }
@@ -211,6 +216,37 @@ function refill(c: usize, pool: usize): u32 {
 export function wcAlloc(c: usize): usize {
   let pool = <usize>cU32(c, C_POOL);
   if (pool == 0) return E_CACHE_DEAD;
+  return pop(c, pool);
+}
+
+/** Cache path of SlabPool.free (lock-free export). Returns E_OK or an error code. */
+export function wcFree(c: usize, p: usize): u32 {
+  let pool = <usize>cU32(c, C_POOL);
+  if (pool == 0) return E_CACHE_DEAD;
+  let s = liveState(pool, p);
+  if (s == 0) { gCacheErrPtr = p; gCacheErrIdx = 0; return gCacheErr; }
+  push(c, pool, s, p);
+  return E_OK;
+}
+
+/** Pushes live object `p` (state byte at `s`) of `pool` onto cache `c`; flushes a full cache. */
+// @ts-ignore: decorator
+@inline function push(c: usize, pool: usize, s: usize, p: usize): void {
+  store<u8>(s, ST_CACHED);
+  let n = cU32(c, C_COUNT);
+  store<u32>(c + C_ENTRIES + (<usize>n << 2), <u32>p);
+  cSet(c, C_COUNT, ++n);
+  store<u64>(c + C_FREES, load<u64>(c + C_FREES) + 1);
+  if (n == cU32(c, C_SIZE) << 1) {
+    lockAcquire();
+    flush(c, pool, n >>> 1);
+    lockRelease();
+  }
+}
+
+/** Pops an object off cache `c` of `pool` (refilling an empty cache). 0: the pool is exhausted. */
+// @ts-ignore: decorator
+@inline function pop(c: usize, pool: usize): usize {
   let n = cU32(c, C_COUNT);
   if (n == 0) {
     n = refill(c, pool);
@@ -222,25 +258,6 @@ export function wcAlloc(c: usize): usize {
   setState(p, ST_ALLOCATED);
   store<u64>(c + C_ALLOCS, load<u64>(c + C_ALLOCS) + 1);
   return p;
-}
-
-/** Cache path of SlabPool.free (lock-free export). Returns E_OK or an error code. */
-export function wcFree(c: usize, p: usize): u32 {
-  let pool = <usize>cU32(c, C_POOL);
-  if (pool == 0) return E_CACHE_DEAD;
-  let s = liveState(pool, p);
-  if (s == 0) { gCacheErrPtr = p; gCacheErrIdx = 0; return gCacheErr; }
-  store<u8>(s, ST_CACHED);
-  let n = cU32(c, C_COUNT);
-  store<u32>(c + C_ENTRIES + (<usize>n << 2), <u32>p);
-  cSet(c, C_COUNT, ++n);
-  store<u64>(c + C_FREES, load<u64>(c + C_FREES) + 1);
-  if (n == cU32(c, C_SIZE) << 1) {
-    lockAcquire();
-    flush(c, pool, n >>> 1);
-    lockRelease();
-  }
-  return E_OK;
 }
 
 /** Cache path of SlabPool.allocMany: `n` objects into `out`. Returns how many (lock-free export). */
@@ -391,4 +408,103 @@ function retire(c: usize): void {
 export function cacheFrameSize(c: usize): u32 {
   if (lookup(c, K_WCACHE) != E_OK || cU32(c, C_POOL) == 0) return 0;
   return cU32(c, C_OBJ_SIZE);
+}
+
+// ---------------------------------------------------------------------------------------------
+// NET_BUFFER pools (NdisAllocateNetBufferMdlAndData / NdisFreeNetBuffer)
+//
+// The NDIS calls name a pool (alloc) or only the NB (free), not a cache, so each instance keeps
+// a small direct-mapped table from pool to this worker's cache: 64 entries of {pool, cache, pool
+// id}. cache 1 marks a pool that takes no cache (DataSize 0, VERIFY or quarantining pools): its
+// calls take the locked path at once. An entry is trusted only while the pool at that address
+// still has the recorded id (P_ID, unique per pool) and, for a cache, while the cache is alive.
+// ---------------------------------------------------------------------------------------------
+
+/** Returned by the NB cache paths: no entry for the pool in this instance; open one, or go locked. */
+// @ts-ignore: decorator
+@inline export const WC_MISS: u32 = 0xFFFFFFFF;
+/** Returned by the NB cache paths: the pool takes no cache (the locked path serves it). */
+// @ts-ignore: decorator
+@inline export const WC_SHARED: u32 = 0xFFFFFFFE;
+// @ts-ignore: decorator
+@inline const T_ENTRIES: u32 = 64;
+/** This instance's pool -> cache table (heap block; 0 until the first NB cache is opened). */
+let gTable: usize = 0;
+/** The pool of the last WC_MISS of wcNbFree (for the caller to open a cache for). */
+let gMissPool: usize = 0;
+export function cacheMissPool(): usize { return gMissPool; }
+
+// @ts-ignore: decorator
+@inline function slot(pool: usize): usize {
+  return gTable + ((((pool >>> 6) ^ (pool >>> 12)) & (T_ENTRIES - 1)) << 4);
+}
+
+/** This worker's cache of NB pool `pool`: the cache, 1 (none: locked path) or 0 (unknown). */
+// @ts-ignore: decorator
+@inline function cacheFor(pool: usize): usize {
+  if (gTable == 0) return 0;
+  let e = slot(pool);
+  if (<usize>load<u32>(e) != pool || load<u32>(e + 8) != pU32(pool, P_ID)) return 0;
+  let c = <usize>load<u32>(e + 4);
+  if (c > 1 && <usize>cU32(c, C_POOL) != pool) return 0; // the pool was destroyed (id reused?)
+  return c;
+}
+
+/**
+ * Under the lock: opens this worker's cache of NB pool `pool` (or records that it takes none)
+ * in this instance's table. Returns the cache, 1 for none, 0 when `pool` is not a live NB pool
+ * or memory is exhausted.
+ */
+export function cacheOpenNb(pool: usize, worker: u32, size: u32): usize {
+  if (lookup(pool, K_NB_POOL) != E_OK) return 0;
+  if (gTable == 0) {
+    gTable = heapReserve(T_ENTRIES << 4);
+    if (gTable == 0) return 0;
+  }
+  let cacheable = pU32(pool, P_USER0) != 0 && !(pU32(pool, P_FLAGS) & (PF_QUAR | PF_LARGE)) && pU32(pool, P_MAX_OUT) == 0xFFFFFFFF;
+  let c: usize = cacheable ? open(pool, worker, size) : 1;
+  if (c == 0) return 0;
+  let e = slot(pool);
+  let old = <usize>load<u32>(e + 4);
+  // A dead cache this entry held (its pool was destroyed) is this worker's to free.
+  if (old > 1 && old != c && lookup(old, K_WCACHE) == E_OK && cU32(old, C_POOL) == 0) retire(old);
+  store<u32>(e, <u32>pool);
+  store<u32>(e + 4, <u32>c);
+  store<u32>(e + 8, pU32(pool, P_ID));
+  return c;
+}
+
+/**
+ * NdisAllocateNetBufferMdlAndData through this worker's cache (lock-free export): the NB, 0 when
+ * the pool is exhausted, WC_MISS / WC_SHARED when the locked path must serve the call.
+ */
+export function wcNbAlloc(pool: usize): usize {
+  let c = cacheFor(pool);
+  if (c <= 1) return c == 0 ? WC_MISS : WC_SHARED;
+  let nb = pop(c, pool);
+  if (nb != 0) nbInitPreallocated(nb, pool, pU32(pool, P_USER0));
+  return nb;
+}
+
+/**
+ * NdisFreeNetBuffer through this worker's cache (lock-free export): E_OK, or WC_MISS (then
+ * cacheMissPool() names the pool) / WC_SHARED when the locked path must serve the call, which
+ * also reports every error.
+ */
+export function wcNbFree(nb: usize): u32 {
+  let slab = slabOf(nb);
+  if (slab == 0) return WC_SHARED;
+  let pool = <usize>load<u32>(slab + SL_POOL);
+  if (pU32(pool, P_KIND) != K_NB) return WC_SHARED;
+  let c = cacheFor(pool);
+  if (c <= 1) {
+    gMissPool = pool;
+    return c == 0 ? WC_MISS : WC_SHARED;
+  }
+  // MDLs a retreat put in front of the NB's own MDL are freed by the locked path.
+  if (<usize>load<u32>(nb + NB_MDL_CHAIN) != nb + MDAT_MDL) return WC_SHARED;
+  let s = liveState(pool, nb);
+  if (s == 0) return WC_SHARED; // not a live NB of that pool: the locked path says why
+  push(c, pool, s, nb);
+  return E_OK;
 }

@@ -13,6 +13,9 @@
  *   alloc.w1/w2/w4 1, 2 and 4 workers running the cached loop on ONE shared pool at once:
  *                  total alloc+free pairs per second, and the ratio against one worker
  *   bulk.cache     allocMany + freeMany of 32 through the cache, per object
+ *   pipe.cacheN    2 workers: one allocates objects one at a time and passes them through a
+ *                  SharedRing in bursts of 32, the other frees each; worker caches of N objects
+ *                  (0: none), against N = 0. Sizes the default cache (WORKER_CACHE_SIZE).
  *
  * The 2-stage ring pipeline (SPSC/MPMC, bursts of 32) is bench/xring.js.
  */
@@ -29,6 +32,7 @@ if (!isMainThread) {
 
 async function workerMain() {
   const { mode, d, handle, ms, batch } = workerData;
+  if (mode === 'producer' || mode === 'consumer') return pipelineWorker();
   const { createRuntimeSync, attachRuntime } = await import('../build/ts/runtime.js');
   let rt, pool;
   if (mode === 'single') {
@@ -36,7 +40,7 @@ async function workerMain() {
     pool = rt.createSlabPool({ objectSize: 64 });
   } else {
     rt = attachRuntime(d);
-    pool = rt.openSlabPool(handle, { cacheSize: mode === 'shared' ? 0 : 64 });
+    pool = rt.openSlabPool(handle, { cacheSize: mode === 'shared' ? 0 : undefined });
   }
   const out = batch ? rt.u32Batch(batch) : null;
   const step = () => {
@@ -65,6 +69,67 @@ async function workerMain() {
   const elapsed = t - t0;
   if (mode !== 'single') rt.detach();
   parentPort.postMessage({ ops, ms: elapsed });
+}
+
+/**
+ * The cross-worker pattern the cache size matters for: the producer allocates objects one at a
+ * time (its cache empties: refills) and passes them in bursts of 32 through a SharedRing; the
+ * consumer frees each one (its cache fills: flushes). Ends with a descriptor of address 0.
+ */
+async function pipelineWorker() {
+  const { mode, d, handle, ring: ringHandle, ms, cacheSize } = workerData;
+  const { attachRuntime } = await import('../build/ts/runtime.js');
+  const rt = attachRuntime(d);
+  const pool = rt.openSlabPool(handle, { cacheSize });
+  const ring = rt.openSharedRing(ringHandle);
+  const B = 32, W = 5;
+  const buf = rt.u32Batch(B * W);
+  parentPort.postMessage({ ready: true });
+  await new Promise((res) => parentPort.once('message', res));
+  let ops = 0;
+  const t0 = performance.now();
+  if (mode === 'producer') {
+    const end = t0 + ms;
+    for (;;) {
+      const p0 = performance.now();
+      if (p0 >= end) break;
+      for (let k = 0; k < B; k++) buf[k * W] = pool.alloc();
+      ring.enqueueWait(buf, B, 1000);
+      ops += B;
+    }
+    buf[0] = 0;
+    ring.enqueueWait(buf, 1, 10_000);
+  } else {
+    let more = true;
+    while (more) {
+      const n = ring.dequeueWait(buf, B, 10_000);
+      for (let k = 0; k < n; k++) {
+        const p = buf[k * W];
+        if (p === 0) { more = false; break; }
+        pool.free(p);
+        ops++;
+      }
+    }
+  }
+  const elapsed = performance.now() - t0;
+  rt.detach();
+  parentPort.postMessage({ ops, ms: elapsed });
+}
+
+/** The producer/consumer pipeline with worker caches of `cacheSize`: objects per second. */
+async function runPipeline(rt, handle, ms, cacheSize) {
+  const ring = rt.createSharedRing({ capacity: 1024, producers: 'single', consumers: 'single' });
+  const ws = ['producer', 'consumer'].map((mode) => new Worker(new URL(import.meta.url), {
+    workerData: { mode, d: rt.share(), handle, ring: ring.handle, ms, cacheSize },
+  }));
+  await Promise.all(ws.map((w) => new Promise((res, rej) => { w.once('message', res); w.once('error', rej); })));
+  const done = ws.map((w) => new Promise((res, rej) => { w.once('message', res); w.once('error', rej); }));
+  for (const w of ws) w.postMessage('go');
+  const [prod, cons] = await Promise.all(done);
+  await Promise.all(ws.map((w) => w.terminate()));
+  ring.destroy();
+  if (prod.ops !== cons.ops) throw new Error(`pipeline lost objects: ${prod.ops} sent, ${cons.ops} freed`);
+  return { opsPerSec: cons.ops / (Math.max(prod.ms, cons.ms) / 1000), nsPerOp: (Math.max(prod.ms, cons.ms) * 1e6) / cons.ops };
 }
 
 /** Runs `n` workers of `mode` together; returns { perWorkerNs, totalOpsPerSec }. */
@@ -116,16 +181,29 @@ async function main() {
     const r = n === 1 ? w1 : await runWorkers(n, 'cache', ms, shared);
     rows.push({ id: `alloc.w${n}`, nsPerOp: r.nsPerOp, opsPerSec: r.opsPerSec, ratio: r.opsPerSec / w1.opsPerSec, target: null, scaling: true });
   }
+  // Cache size for the cross-worker pattern (allocate in one worker, free in another).
+  const sizes = [0, 8, 32, 64, 128, 256, 512];
+  let best = null;
+  for (const size of sizes) {
+    const r = await runPipeline(rt, pool.handle, ms, size);
+    rows.push({ id: `pipe.cache${size}`, nsPerOp: r.nsPerOp, opsPerSec: r.opsPerSec, ratio: null, target: null, pipeline: size });
+    if (!best || r.opsPerSec > best.opsPerSec) best = { size, opsPerSec: r.opsPerSec };
+  }
+  const ref = rows.find((r) => r.id === 'pipe.cache0');
+  for (const r of rows) if (r.pipeline !== undefined) r.ratio = r.opsPerSec / ref.opsPerSec;
   const s = pool.stats();
   if (s.outstanding !== 0 || s.allocs !== s.frees) throw new Error(`counters drifted: ${JSON.stringify(s)}`);
 
   console.log(`multi-worker SlabPool (64 B), ${cpus().length} CPUs, Node ${process.version}, ${ms} ms per case`);
   console.log('case           ns/op (per worker)   M ops/s (all workers)   ratio');
   for (const r of rows) {
-    const ratio = r.ratio === null ? '' : r.scaling ? `${r.ratio.toFixed(2)}x the throughput of 1 worker` : `${r.ratio.toFixed(2)}x ${r.id === 'alloc.cache' ? 'alloc.single' : 'alloc.cache'}`;
+    const ratio = r.ratio === null ? '' : r.scaling ? `${r.ratio.toFixed(2)}x the throughput of 1 worker`
+      : r.pipeline !== undefined ? `${r.ratio.toFixed(2)}x the throughput with no cache`
+        : `${r.ratio.toFixed(2)}x ${r.id === 'alloc.cache' ? 'alloc.single' : 'alloc.cache'}`;
     console.log(`${r.id.padEnd(14)} ${r.nsPerOp.toFixed(1).padStart(8)}             ${(r.opsPerSec / 1e6).toFixed(1).padStart(8)}                ${ratio}${r.target ? `  (target ${r.target})` : ''}`);
   }
   console.log(`pool after the run: allocs ${s.allocs}, frees ${s.frees}, outstanding ${s.outstanding}`);
+  console.log(`pipe.*: one worker allocates and passes objects through a SharedRing (bursts of 32), the other frees them; best cache size here: ${best.size}`);
   if (args.json) writeFileSync(args.json, JSON.stringify({ node: process.version, cpus: cpus().length, ms, rows, pool: s }, null, 2));
   pool.destroy();
 }

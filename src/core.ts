@@ -29,6 +29,10 @@ export interface WasmExports {
   wcFree(cache: number, ptr: number): number;
   wcAllocMany(cache: number, out: number, n: number): number;
   wcFreeMany(cache: number, ptrs: number, n: number): number;
+  cacheOpenNb(pool: number, worker: number, size: number): number;
+  cacheMissPool(): number;
+  wcNbAlloc(pool: number): number;
+  wcNbFree(nb: number): number;
   resetAll(): void;
   slabTable(): number;
   rootPool(i: number): number;
@@ -867,7 +871,8 @@ export class RuntimeCore {
     // Multi-worker runtimes: objects in worker caches are not outstanding, and the caches' own
     // allocations and frees are summed in (assembly/wcache.ts).
     let cached = 0, cAllocs = 0, cFrees = 0;
-    if (this.worker && this.rd32(d + POOL.Kind) === KIND.SLAB_OBJ) {
+    const kind = this.rd32(d + POOL.Kind);
+    if (this.worker && (kind === KIND.SLAB_OBJ || kind === KIND.NB)) {
       cached = this.wasm.cacheSums(d) >>> 0;
       cAllocs = Number(this.wasm.cacheSumAllocs());
       cFrees = Number(this.wasm.cacheSumFrees());

@@ -53,7 +53,7 @@ export class NdisRuntime extends RuntimeCore {
   /**
    * The SlabPool object for `handle` (`pool.handle`), typically a pool another worker of a
    * multi-worker runtime created. In a multi-worker runtime each worker's object has its own
-   * cache of `cacheSize` objects (default 64; 0: none), so alloc and free take no lock.
+   * cache of `cacheSize` objects (default 256; 0: none), so alloc and free take no lock.
    * @returns null when memory cannot hold this worker's cache.
    */
   openSlabPool(handle: number, options?: { maxWaiters?: number; cacheSize?: number }): SlabPool | null {

@@ -44,6 +44,7 @@ export function canBlock(): boolean {
  */
 const LOCK_FREE = new Set([
   'wcAlloc', 'wcFree', 'wcAllocMany', 'wcFreeMany', 'cacheErrPtr', 'cacheErrIndex',
+  'wcNbAlloc', 'wcNbFree', 'cacheMissPool',
   'xrEnqueue', 'xrDequeue', 'xrSetCanWait',
   // The vNIC hub's DPC and uplink drain touch only the calling worker's hub, NICs and NBLs, the
   // uplink's rings and the worker's frame cache (which lock inside Wasm when they must).

@@ -273,6 +273,138 @@ describe('worker caches', () => {
   });
 });
 
+describe('NET_BUFFER pools through worker caches', () => {
+  const HDR1 = { Type: 0x80, Revision: 1, Size: 12 };
+  const HDR2 = { Type: 0x80, Revision: 2, Size: 16 };
+  function nbWorld(flags?: number) {
+    const a = createRuntimeSync({ shared: true, maxMemory: 64 * MiB });
+    const b = attachRuntime(a.share());
+    const owner = a.NdisAllocateGenericObject(0, 0x6b6f6f54, 0);
+    const params = flags === undefined ? { Header: HDR1, PoolTag: 0x6c6f6f50, DataSize: 256 } : { Header: HDR2, PoolTag: 0x6c6f6f50, DataSize: 256, Flags: flags };
+    const pool = a.NdisAllocateNetBufferPool(owner, params as never);
+    expect(pool).toBeGreaterThan(0);
+    const row = () => a.poolmon().find((r) => r.tag === 'Pool')!;
+    return { a, b, owner, pool, row };
+  }
+
+  it('counters stay exact while caches hold NBs; a recycled NB is initialised as new', () => {
+    const { a, b, pool, row } = nbWorld();
+    const nbs = Array.from({ length: 10 }, () => b.NdisAllocateNetBufferMdlAndData(pool));
+    expect(row()).toMatchObject({ allocs: 10, frees: 0, outstanding: 10, bytes: 10 * a.poolStatsAt(pool).objectSize });
+    // Spoil an NB's fields, free it in the other worker, and get it back through that cache.
+    const nb = nbs[0]!;
+    b.NdisAdvanceNetBufferDataStart(nb, 100, false);
+    b.NET_BUFFER_NEXT_NB_SET(nb, nbs[1]!);
+    a.NdisFreeNetBuffer(nb);
+    expect(row()).toMatchObject({ allocs: 10, frees: 1, outstanding: 9 });
+    const again = a.NdisAllocateNetBufferMdlAndData(pool);
+    expect(again).toBe(nb); // LIFO: a's cache hands it straight back
+    expect(a.NET_BUFFER_DATA_LENGTH(again)).toBe(256);
+    expect(a.NET_BUFFER_DATA_OFFSET(again)).toBe(0);
+    expect(a.NET_BUFFER_NEXT_NB(again)).toBe(0);
+    expect(a.NET_BUFFER_CURRENT_MDL(again)).toBe(a.NET_BUFFER_FIRST_MDL(again));
+    expect(a.NdisGetPoolFromNetBuffer(again)).toBe(pool);
+    for (const x of [again, ...nbs.slice(1)]) b.NdisFreeNetBuffer(x);
+    expect(row()).toMatchObject({ allocs: 11, frees: 11, outstanding: 0, bytes: 0 });
+  });
+
+  it('a cached NB is freed memory: double free and accessors are bug checks in every worker', () => {
+    const { a, b, pool } = nbWorld();
+    const nb = a.NdisAllocateNetBufferMdlAndData(pool);
+    b.NdisFreeNetBuffer(nb);
+    bugCheck(() => a.NdisFreeNetBuffer(nb), 'ALT-NB');
+    bugCheck(() => b.NdisFreeNetBuffer(nb), 'ALT-NB');
+    bugCheck(() => a.NET_BUFFER_DATA_LENGTH(nb), 'ALT-NB');
+    bugCheck(() => b.NdisFreeNetBuffer(nb + 8), 'ORIGIN');
+    bugCheck(() => b.NdisFreeNetBuffer(pool), 'ORIGIN');
+  });
+
+  it('an NB with retreat MDLs is freed by the locked path, which frees those MDLs too', () => {
+    const { a, b, pool } = nbWorld();
+    const nb = b.NdisAllocateNetBufferMdlAndData(pool);
+    expect(b.NdisRetreatNetBufferDataStart(nb, 64, 0)).toBe(0); // DataOffset 0: a new MDL in front
+    expect(b.NET_BUFFER_FIRST_MDL(nb)).not.toBe(nb + 0x58); // a retreat MDL in front of the NB's own (+0x58)
+    const mdlRow = () => a.poolmon().filter((r) => r.type === 'MDL').reduce((n, r) => n + r.outstanding, 0);
+    const mdlsBefore = mdlRow();
+    a.NdisFreeNetBuffer(nb);
+    expect(mdlRow()).toBeLessThan(mdlsBefore);
+    expect(a.poolStatsAt(pool)).toMatchObject({ outstanding: 0 });
+  });
+
+  it('VERIFY pools take no cache: use after free is still caught through the quarantine', () => {
+    const { a, b, pool } = nbWorld(1 /* NET_BUFFER_POOL_FLAG_VERIFY */);
+    const nb = b.NdisAllocateNetBufferMdlAndData(pool);
+    a.NdisFreeNetBuffer(nb);
+    const again = b.NdisAllocateNetBufferMdlAndData(pool);
+    expect(again).not.toBe(nb); // quarantined, not reused at once
+    bugCheck(() => b.NET_BUFFER_DATA_LENGTH(nb), 'ALT-NB');
+    a.NdisFreeNetBuffer(again);
+  });
+
+  it('NdisFreeNetBufferPool with NBs in other workers\' caches: no POOL-5, memory back; a new pool gets new caches', () => {
+    const { a, b, owner, pool } = nbWorld();
+    const inSlabs = () => { const m = a.memoryUsage(); return m.slabBytes - m.freeSlabBytes; };
+    const nbs = Array.from({ length: 600 }, () => b.NdisAllocateNetBufferMdlAndData(pool));
+    const one = nbs.pop()!;
+    for (const nb of nbs) a.NdisFreeNetBuffer(nb);
+    bugCheck(() => a.NdisFreeNetBufferPool(pool), 'POOL-5', /1 object/);
+    b.NdisFreeNetBuffer(one);
+    const before = inSlabs();
+    a.NdisFreeNetBufferPool(pool);
+    expect(inSlabs()).toBeLessThan(before);
+    // The descriptor slot is reused by the next pool: the workers' tables must not confuse them.
+    const pool2 = a.NdisAllocateNetBufferPool(owner, { Header: HDR1, PoolTag: 0x326c6f50, DataSize: 64 } as never);
+    const nb2 = b.NdisAllocateNetBufferMdlAndData(pool2);
+    expect(b.NdisGetPoolFromNetBuffer(nb2)).toBe(pool2);
+    expect(b.NET_BUFFER_DATA_LENGTH(nb2)).toBe(64);
+    a.NdisFreeNetBuffer(nb2);
+    a.NdisFreeNetBufferPool(pool2);
+    b.detach();
+    a.NdisFreeGenericObject(owner);
+  });
+
+  it('random NB traffic over three workers agrees with a model (fast-check)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 9 }), fc.nat()), { minLength: 1, maxLength: 300 }),
+        (ops) => {
+          const { a, pool, row } = nbWorld();
+          const rts = [a, attachRuntime(a.share()), attachRuntime(a.share())];
+          const live: number[] = [];
+          const freed = new Set<number>();
+          let allocs = 0, frees = 0;
+          for (const [w, op, r] of ops) {
+            const rt = rts[w]!;
+            if (op < 5 || live.length === 0) {
+              const nb = rt.NdisAllocateNetBufferMdlAndData(pool);
+              expect(live).not.toContain(nb);
+              expect(rt.NET_BUFFER_DATA_LENGTH(nb)).toBe(256);
+              rt.bytes(rt.MmGetSystemAddressForMdlSafe(rt.NET_BUFFER_FIRST_MDL(nb), 16), 256).fill(w + 1);
+              live.push(nb);
+              freed.delete(nb);
+              allocs++;
+            } else if (op < 9) {
+              const [nb] = live.splice(r % live.length, 1);
+              rt.NdisFreeNetBuffer(nb!);
+              freed.add(nb!);
+              frees++;
+            } else if (freed.size > 0) {
+              bugCheck(() => rt.NdisFreeNetBuffer([...freed][r % freed.size]!), 'ALT-NB');
+            }
+            expect(row()).toMatchObject({ allocs, frees, outstanding: live.length });
+          }
+          rts[1]!.detach();
+          rts[2]!.detach();
+          expect(row()).toMatchObject({ allocs, frees, outstanding: live.length });
+          for (const nb of live) a.NdisFreeNetBuffer(nb);
+          a.NdisFreeNetBufferPool(pool);
+        },
+      ),
+      { numRuns: 40, seed: 11 },
+    );
+  });
+});
+
 describe('4 worker_threads', () => {
   it('allocate, pass to the next worker, check owner and sequence, free there: nothing lost', async () => {
     const rt = await createRuntime({ shared: true, maxMemory: 128 * MiB });

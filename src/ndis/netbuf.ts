@@ -12,6 +12,8 @@ import {
 } from './constants.js';
 import { E, KIND, NB } from './layout.js';
 import { checkMdl, u16Arg, u32Arg } from './handles.js';
+import type { WorkerState } from '../shared.js';
+import { WORKER_CACHE_SIZE } from '../pool.js';
 
 /**
  * @internal Checks an NDIS_OBJECT_HEADER against the revisions of a parameter struct (HDR-1):
@@ -64,6 +66,32 @@ const POOL_EXPECTED = 'a NET_BUFFER pool handle';
 
 function checkPoolHandleArg(fn: string, v: unknown): void {
   if (!isU32(v)) throw badParam(fn, 'PoolHandle', v, 'an NDIS_HANDLE');
+}
+
+/** assembly/wcache.ts WC_MISS / WC_SHARED. */
+const WC_MISS = 0xffffffff;
+const WC_SHARED = 0xfffffffe;
+
+/**
+ * Multi-worker runtimes: NdisAllocateNetBufferMdlAndData through this worker's cache of the pool
+ * (no lock), opening the cache on the pool's first use here; pools that take no cache (and
+ * every error) go to the locked call.
+ */
+function allocCached(rt: RuntimeCore, w: WorkerState, pool: number): number {
+  let r = w.raw.wcNbAlloc(pool) >>> 0;
+  if (r === WC_MISS && rt.wasm.cacheOpenNb(pool, w.id, WORKER_CACHE_SIZE) >>> 0 !== 0) r = w.raw.wcNbAlloc(pool) >>> 0;
+  return r === WC_MISS || r === WC_SHARED ? rt.wasm.nbAllocateMdlAndData(pool) : r;
+}
+
+/**
+ * Multi-worker runtimes: NdisFreeNetBuffer into this worker's cache of the NB's pool (opened on
+ * first use), whichever worker allocated it. False when the locked call must serve it (it also
+ * reports every error).
+ */
+function freeCached(rt: RuntimeCore, w: WorkerState, nb: number): boolean {
+  let r = w.raw.wcNbFree(nb) >>> 0;
+  if (r === WC_MISS && rt.wasm.cacheOpenNb(w.raw.cacheMissPool() >>> 0, w.id, WORKER_CACHE_SIZE) >>> 0 !== 0) r = w.raw.wcNbFree(nb) >>> 0;
+  return r === E.OK;
 }
 
 /** Reads a u32 field of a live NB after `checkNb`. */
@@ -157,7 +185,8 @@ export const netBufferApi = {
    */
   NdisAllocateNetBufferMdlAndData(this: RuntimeCore, PoolHandle: NDIS_HANDLE): PNET_BUFFER | NULL {
     checkPoolHandleArg('NdisAllocateNetBufferMdlAndData', PoolHandle);
-    const r = this.wasm.nbAllocateMdlAndData(PoolHandle) >>> 0;
+    const w = this.worker;
+    const r = (w === null ? this.wasm.nbAllocateMdlAndData(PoolHandle) : allocCached(this, w, PoolHandle)) >>> 0;
     if (r !== 0 && r < E.LIMIT) {
       throw this.fail('NdisAllocateNetBufferMdlAndData', r, ['PoolHandle'], [PoolHandle], POOL_EXPECTED);
     }
@@ -172,6 +201,8 @@ export const netBufferApi = {
    */
   NdisFreeNetBuffer(this: RuntimeCore, NetBuffer: PNET_BUFFER): void {
     if (!isU32(NetBuffer)) throw badParam('NdisFreeNetBuffer', 'NetBuffer', NetBuffer, 'a PNET_BUFFER');
+    const w = this.worker;
+    if (w !== null && freeCached(this, w, NetBuffer)) return;
     const e = this.wasm.nbFree(NetBuffer) >>> 0;
     if (e !== E.OK) {
       throw this.fail('NdisFreeNetBuffer', e, ['NetBuffer'], [NetBuffer], 'a NET_BUFFER', 'ALT-NB');
