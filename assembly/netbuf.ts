@@ -26,7 +26,7 @@ import {
   TS_KIND, TS_TAG, TS_NEXT, TS_LARGE, TS_CLASS, TAG_SET_SIZE, LARGEST_CLASS,
   TS_R_ALLOCS, TS_R_FREES, TS_R_FAILURES, TS_R_PEAK, TS_R_POOLS, P_ALLOCS, P_FREES, P_FAILURES, P_PEAK,
 } from "./layout";
-import { cachesRetire } from "./wcache";
+import { cachesRetire, cachesReset } from "./wcache";
 import { rootU32, rootSetU32, R_TAG_SETS, R_SERIAL, R_ROOTS, R_FAULT, unitsResetAll, slabOf } from "./pages";
 import { preallocNb, nbLive, embeddedMdl, freeRetreatMdls, chainedTo } from "./embedded";
 import {
@@ -64,6 +64,7 @@ export function rootsInit(): void {
 
 /** Frees everything: every slab returns to the page source, every handle becomes invalid. */
 export function resetAll(): void {
+  cachesReset();
   unitsResetAll();
   quarantineReset();
   rootsInit();

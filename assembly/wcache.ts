@@ -508,3 +508,9 @@ export function wcNbFree(nb: usize): u32 {
   push(c, pool, s, nb);
   return E_OK;
 }
+
+/** runtime.reset (one worker left): every cache is gone with the slabs; forget them. */
+export function cachesReset(): void {
+  rootSetU32(R_CACHES, 0);
+  if (gTable != 0) memory.fill(gTable, 0, <usize>T_ENTRIES << 4);
+}

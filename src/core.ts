@@ -6,6 +6,7 @@
  */
 import { NdisBugCheck, BUGCODE_BAD_POOL_CALLER, badParam, ruleViolation, hexAddr, type RuleId } from './errors.js';
 import { E, KIND, POOL, ROOT, SLAB, TAG_SET, UNIT_SHIFT, PAGE_SIZE } from './ndis/layout.js';
+import { ROOT_WORKERS_OFFSET } from './shared.js';
 import { tagToString } from './ndis/constants.js';
 
 /** The flat exports of the Wasm module (assembly/index.ts). u32 values arrive as i32. */
@@ -1047,6 +1048,13 @@ export class RuntimeCore {
    * afterwards is a bug check). Linear memory keeps its size; its slabs are reused.
    */
   reset(): void {
+    if (this.worker) {
+      this.sync();
+      const workers = this.rd32(this.worker.root + ROOT_WORKERS_OFFSET);
+      if (workers > 1) {
+        throw new Error(`runtime.reset(): ${workers - 1} other worker(s) are attached to this multi-worker runtime; they must detach() first`);
+      }
+    }
     this.wasm.resetAll();
     this.epoch++;
     this.onReset();

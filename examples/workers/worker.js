@@ -1,39 +1,43 @@
-// One Web Worker of examples/workers: attaches to the page's runtime and passes stamped objects on.
+// One Web Worker of examples/workers: attaches to the page's runtime, passes stamped objects to
+// the next worker through its SharedRing and frees what the previous worker passes it.
 // The handler is installed before the package loads (a static import would delay it past the
 // page's message: the package's top-level await makes its default runtime first).
 self.onmessage = async (e) => {
   const { attachRuntime } = await import('../../dist/browser.mjs');
-  const { d, me, n, pool: handle, rounds, batch, send, recv } = e.data;
+  const { d, me, n, pool: handle, rings, total } = e.data;
   const rt = attachRuntime(d);
   const pool = rt.openSlabPool(handle);
+  const out = rt.openSharedRing(rings[me]);
+  const inp = rt.openSharedRing(rings[(me + n - 1) % n]);
   const from = (me + n - 1) % n;
+  const W = 5, B = 32;
+  const sendBuf = rt.u32Batch(B * W), recvBuf = rt.u32Batch(B * W);
   let allocs = 0, received = 0, bad = 0, expectSeq = 0, seq = 0;
-  const done = new Promise((resolve) => {
-    let r = 0;
-    recv.onmessage = (m) => {
-      rt.sync();
-      for (const p of m.data) {
-        if (rt.u32[p >>> 2] !== from + 1 || rt.u32[(p >>> 2) + 1] !== expectSeq) bad++;
-        expectSeq++;
-        pool.free(p);
-        received++;
+  while (seq < total || received < total) {
+    let idle = true;
+    if (seq < total && out.free >= B) {
+      const k = Math.min(B, total - seq);
+      for (let i = 0; i < k; i++) {
+        const p = pool.alloc();
+        rt.sync();
+        rt.u32[p >>> 2] = me + 1;
+        rt.u32[(p >>> 2) + 1] = seq;
+        sendBuf.set([p, 64, 0, 0, seq++], i * W);
+        allocs++;
       }
-      if (++r === rounds) resolve();
-    };
-  });
-  for (let r = 0; r < rounds; r++) {
-    const ptrs = [];
-    for (let k = 0; k < batch; k++) {
-      const p = pool.alloc();
-      rt.sync();
-      rt.u32[p >>> 2] = me + 1;
-      rt.u32[(p >>> 2) + 1] = seq++;
-      ptrs.push(p);
-      allocs++;
+      out.enqueueBulk(sendBuf, k);
+      idle = false;
     }
-    send.postMessage(ptrs);
-    await new Promise((res) => setTimeout(res, 0));
+    // Nothing sent this turn: wait (1 ms at most) for the previous worker instead of spinning.
+    const got = idle ? inp.dequeueWait(recvBuf, B, 1) : inp.dequeueBurst(recvBuf, B);
+    for (let i = 0; i < got; i++) {
+      const p = recvBuf[i * W];
+      rt.sync();
+      if (rt.u32[p >>> 2] !== from + 1 || rt.u32[(p >>> 2) + 1] !== expectSeq) bad++;
+      expectSeq++;
+      pool.free(p);
+      received++;
+    }
   }
-  await done;
   self.postMessage({ me, worker: rt.workerId, allocs, received, bad, left: rt.detach() });
 };
