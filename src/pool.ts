@@ -650,7 +650,8 @@ const PF_QUAR = 16;
 /**
  * Default refill size of a worker cache (objects; the cache holds up to twice as many). From
  * bench/workers.js pipe.cacheN (allocate in one worker, free in another): throughput levels off
- * from about 32 up; 256 came within 7% of the best measured (512) at half its memory.
+ * by 64 to 256 (the best in the README's run; 512 in an earlier one, within 7%) and 512 costs
+ * twice the memory.
  */
 export const WORKER_CACHE_SIZE = 256;
 
