@@ -563,8 +563,13 @@ export function nbFree(nb: usize): u32 {
     if (e2 == E_NOT_ALLOCATED) return argErr(0, E_NOT_ALLOCATED); // the NB of a freed NBL
   }
   if (e != E_OK) return argErr(0, e);
-  freeRetreatMdls(nb); // DESIGN decision 21
-  lookup(nb, K_NB);
+  // DESIGN decision 21: MDLs a retreat put in front are freed with the NB. The common case, an
+  // MdlAndData NB whose chain starts at its own MDL, has none (freeRetreatMdls would stop at
+  // that MDL, which is no K_MDL object), so the walk and a second lookup are skipped.
+  if (<usize>load<u32>(nb + NB_MDL_CHAIN) != nb + MDAT_MDL) {
+    freeRetreatMdls(nb);
+    lookup(nb, K_NB);
+  }
   freeLookedUp();
   return E_OK;
 }

@@ -694,7 +694,7 @@ export class RuntimeCore {
     this.sync();
     if (!isU32(ptr) || ptr === 0) throw badParam('bytes', 'ptr', ptr, 'a non-NULL address (u32)');
     if (!isU32(length)) throw badParam('bytes', 'length', length, 'a byte count (u32)');
-    if (ptr + length > this.buf.byteLength) {
+    if (ptr + length > this.memBytes) {
       throw ruleViolation('bytes', 'length', 'PARAM', `${hexAddr(ptr)} + ${length} runs past the end of memory (${this.buf.byteLength} bytes)`, ptr, length);
     }
     return new Uint8Array(this.buf, ptr, length);
