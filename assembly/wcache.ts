@@ -1,6 +1,7 @@
-// ndis-pool: per-worker object caches of SlabPools in a multi-worker runtime (issue 10).
+// ndis-pool: per-worker object caches of SlabPools and NET_BUFFER pools in a multi-worker
+// runtime (issue 10).
 //
-// Every worker attached to a shared runtime holds, per SlabPool it uses, a LIFO cache of free
+// Every worker attached to a shared runtime holds, per pool it uses, a LIFO cache of free
 // objects (DPDK's per-lcore mempool cache, NDIS's per-processor lookaside lists). Alloc pops
 // from it and free pushes to it with plain loads and stores: the cache and the objects in it
 // belong to one worker, so the common path takes no lock and no atomic operation. When the
@@ -18,7 +19,7 @@
 // limit take no cache: their exact semantics need the shared path (src/pool.ts decides).
 //
 // Cache block (tagged memory, kind K_WCACHE), linked on the runtime list R_CACHES:
-//   0  pool      the SlabPool descriptor (0: the pool was destroyed)
+//   0  pool      the SlabPool or NB pool descriptor (0: the pool was destroyed)
 //   4  worker    owning worker id
 //   8  next      next cache block on the runtime list
 //   12 count     objects in the cache
