@@ -620,6 +620,8 @@ export class RuntimeCore {
   /** @internal */ table = 0;
   /** @internal scratch u32 array in linear memory for bulk calls */ scratch = 0;
   /** @internal */ scratchCap = 0;
+  /** @internal the u32Batch array batchAddressOf found last, and its address */ lastBatch: Uint32Array | null = null;
+  /** @internal */ lastBatchAddr = 0;
   /** @internal bumped by reset(): objects holding handles check it */ epoch = 0;
   /** Verifier mode: milliseconds for the TIME-SEND deadlines (RuntimeOptions.clock); replaceable. */
   clock: () => number = () => performance.now();

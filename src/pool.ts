@@ -578,15 +578,25 @@ const batches = new WeakMap<Uint32Array, { rt: RuntimeCore; addr: number }>();
  * @throws NdisBugCheck PARAM for a batch whose buffer memory growth detached (unshared memory).
  */
 export function batchAddressOf(rt: RuntimeCore, a: Uint32Array, fn: string, arg: string): number {
+  // Hot loops pass the same batch call after call: one identity compare instead of the WeakMap
+  // (the runtime remembers the last batch of its own it was given).
+  if (rt.lastBatch === a) {
+    if (a.length === 0) throw detachedBatch(fn, arg);
+    return rt.lastBatchAddr;
+  }
   const b = batches.get(a);
   if (!b || b.rt !== rt) return 0;
   // A batch has at least one entry, so length 0 means its buffer was detached. (Not
   // a.buffer.byteLength: on a SharedArrayBuffer that getter costs about 37 ns, more than a
   // whole 32-object bulk call's work.)
-  if (a.length === 0) {
-    throw badParam(fn, arg, 0, 'a live batch (this one was detached when memory grew; unshared memory detaches views: take a new u32Batch)');
-  }
+  if (a.length === 0) throw detachedBatch(fn, arg);
+  rt.lastBatch = a;
+  rt.lastBatchAddr = b.addr;
   return b.addr;
+}
+
+function detachedBatch(fn: string, arg: string): NdisBugCheck {
+  return badParam(fn, arg, 0, 'a live batch (this one was detached when memory grew; unshared memory detaches views: take a new u32Batch)');
 }
 
 /**
