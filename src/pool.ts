@@ -80,6 +80,8 @@ export class SlabPool {
    * with the pool checked on every call since another worker may destroy it). 0 otherwise.
    */
   #cache = 0;
+  /** The pool's serial (POOL.Id): tells it from a later pool in the same descriptor slot. */
+  readonly #poolId: number;
   // The cache path's exports, unwrapped: lock-free, and a detached runtime's epoch check stops
   // calls before they reach a freed cache block.
   readonly #wcAlloc: (cache: number) => number;
@@ -100,6 +102,8 @@ export class SlabPool {
     this.#spFree = rt.wasm.spFree;
     this.#genAlloc = rt.wasm.genAlloc;
     this.#genFree = rt.wasm.genFree;
+    rt.sync();
+    this.#poolId = rt.rd32(handle + POOL.Id);
     const raw = rt.worker?.raw ?? rt.wasm;
     this.#wcAlloc = raw.wcAlloc;
     this.#wcFree = raw.wcFree;
@@ -161,7 +165,7 @@ export class SlabPool {
     const h = this.handle;
     const rt = this.#rt;
     rt.sync();
-    if (rt.liveIn(h, KIND.SLAB_POOL) < E.LIMIT) this.#goneElsewhere(fn);
+    if (rt.liveIn(h, KIND.SLAB_POOL) < E.LIMIT || rt.rd32(h + POOL.Id) !== this.#poolId) this.#goneElsewhere(fn);
     return h;
   }
 

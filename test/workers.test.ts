@@ -206,8 +206,13 @@ describe('worker caches', () => {
     expect(got.filter((p) => p !== 0).length).toBe(3); // the limit is exact across workers
     expect(lim.stats()).toMatchObject({ outstanding: 3, failures: 1 });
     for (const p of got) if (p) lb.free(p);
+    const gHandle = g.handle;
     g.destroy();
+    // A new pool takes the destroyed one's descriptor slot: the old object still knows it is dead.
+    const g2 = a.createSlabPool({ objectSize: 32, handles: 'generational' })!;
+    expect(g2.handle).toBe(gHandle);
     bugCheck(() => gb.alloc(), 'ALT-POOL', /another worker/);
+    g2.destroy();
     lim.destroy();
   });
 
