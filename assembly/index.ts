@@ -242,7 +242,7 @@ export function detachWorker(): u32 {
   return pagesDetach();
 }
 export {
-  cacheOpen, cacheClose, cachesDetach, cacheSums, cacheSumAllocs, cacheSumFrees, cacheErrPtr, cacheErrIndex,
+  cacheOpen, cacheClose, cachesDetach, cacheSums, cacheSumAllocs, cacheSumFrees, cacheErrIndex,
   wcAlloc, wcFree, wcAllocMany, wcFreeMany, cacheOpenNb, cacheMissPool, wcNbAlloc, wcNbFree,
 } from "./wcache";
 

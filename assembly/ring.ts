@@ -51,14 +51,24 @@ import { argErr, memAlloc } from "./netbuf";
 // @ts-ignore: decorator
 @inline function base(h: usize): usize { return (h + 63) & ~<usize>63; }
 
+/**
+ * The memory of a ring (this one, or xring.ts's shared ring) of `capacity` descriptors behind a
+ * `headerBytes` header: one 'Ring' allocation, the header at its next 64-byte boundary, zeroed.
+ * Returns the handle (the allocation), or 0 for a capacity that is not a power of two in
+ * [1, RING_MAX_CAPACITY] or when memory is exhausted.
+ */
+export function ringAlloc(capacity: u32, headerBytes: u32): usize {
+  if (capacity == 0 || capacity > RING_MAX_CAPACITY || (capacity & (capacity - 1)) != 0) return 0;
+  let h = memAlloc(K_RING, TAG_RING, 63 + headerBytes + capacity * RING_DESC_SIZE, 1, 0);
+  if (h != 0) memory.fill(base(h), 0, headerBytes);
+  return h;
+}
+
 /** Creates a ring of `capacity` (a power of two, checked by src/) descriptors. 0: no memory. */
 export function ringCreate(capacity: u32): usize {
-  if (capacity == 0 || capacity > RING_MAX_CAPACITY || (capacity & (capacity - 1)) != 0) return 0;
-  let bytes = 63 + RING_DESCS + capacity * RING_DESC_SIZE;
-  let h = memAlloc(K_RING, TAG_RING, bytes, 1, 0);
+  let h = ringAlloc(capacity, RING_DESCS);
   if (h == 0) return 0;
   let b = base(h);
-  memory.fill(b, 0, RING_DESCS);
   store<u32>(b + RING_CAPACITY, capacity);
   store<u32>(b + RING_MASK, capacity - 1);
   return h;

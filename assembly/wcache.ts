@@ -39,7 +39,7 @@ import {
   NB_MDL_CHAIN, MDAT_MDL,
 } from "./layout";
 import { slabOf, rootU32, rootSetU32, R_CACHES, R_FAULT, lockAcquire, lockRelease, heapReserve } from "./pages";
-import { pU32, pSet, poolAllocMany, poolFreeMany, poolTakeFrom, poolCacheSlab, poolUnclaim, lookup, freeLookedUp, gErrPtr, gErrDetail } from "./slab";
+import { pU32, pSet, poolAllocMany, poolFreeMany, poolTakeFrom, poolCacheSlab, poolUnclaim, lookup, freeLookedUp, gErrDetail } from "./slab";
 import { memAlloc, nbInitPreallocated } from "./netbuf";
 
 // @ts-ignore: decorator
@@ -66,13 +66,10 @@ import { memAlloc, nbInitPreallocated } from "./netbuf";
 // @ts-ignore: decorator
 @inline export const CACHE_MAX_SIZE: u32 = 4096;
 
-/** Bad pointer and its index in the list, of the last failing cache call (for messages). */
-let gCacheErrPtr: usize = 0;
+/** Index in the list of the bad entry of the last failing wcFreeMany (for messages). */
 let gCacheErrIdx: u32 = 0;
-export function cacheErrPtr(): usize { return gCacheErrPtr; }
 export function cacheErrIndex(): u32 { return gCacheErrIdx; }
-/** Sums of the last `cacheSums` call. */
-let gSumCount: u32 = 0;
+/** Sums of the last `cacheSums` call (its count is the return value). */
 let gSumAllocs: u64 = 0;
 let gSumFrees: u64 = 0;
 
@@ -225,7 +222,7 @@ export function wcFree(c: usize, p: usize): u32 {
   let pool = <usize>cU32(c, C_POOL);
   if (pool == 0) return E_CACHE_DEAD;
   let s = liveState(pool, p);
-  if (s == 0) { gCacheErrPtr = p; gCacheErrIdx = 0; return gCacheErr; }
+  if (s == 0) return gCacheErr;
   push(c, pool, s, p);
   return E_OK;
 }
@@ -295,7 +292,7 @@ export function wcFreeMany(c: usize, ptrs: usize, n: u32): u32 {
     lockAcquire();
     let r = poolFreeMany(pool, ptrs, n);
     lockRelease();
-    if (r != E_OK) { gCacheErrPtr = gErrPtr; gCacheErrIdx = gErrDetail; }
+    if (r != E_OK) gCacheErrIdx = gErrDetail;
     return r;
   }
   // Check every entry first, marking each (a duplicate finds its own mark).
@@ -315,7 +312,6 @@ export function wcFreeMany(c: usize, ptrs: usize, n: u32): u32 {
     store<u8>(s, ST_CACHED);
   }
   if (err != E_OK) {
-    gCacheErrPtr = <usize>load<u32>(ptrs + (<usize>i << 2));
     gCacheErrIdx = i;
     for (let j: u32 = 0; j < i; j++) setState(<usize>load<u32>(ptrs + (<usize>j << 2)), ST_ALLOCATED);
     return err;
@@ -339,7 +335,6 @@ export function cacheSums(pool: usize): u32 {
     allocs += load<u64>(c + C_ALLOCS);
     frees += load<u64>(c + C_FREES);
   }
-  gSumCount = count;
   gSumAllocs = allocs;
   gSumFrees = frees;
   return count;

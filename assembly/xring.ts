@@ -48,10 +48,10 @@
 // Waiters register through `sharedRingWaiter` under the runtime lock, which validates the handle:
 // a waiter never writes into a ring that another worker destroyed.
 
-import { E_OK, E_WRONG_KIND, K_RING, TAG_RING } from "./layout";
+import { E_OK, E_WRONG_KIND, K_RING } from "./layout";
 import { lookup, freeLookedUp } from "./slab";
-import { argErr, memAlloc } from "./netbuf";
-import { RING_DESC_SIZE, RING_MAX_CAPACITY } from "./ring";
+import { argErr } from "./netbuf";
+import { RING_DESC_SIZE, ringAlloc } from "./ring";
 
 // @ts-ignore: decorator
 @inline export const XR_FLAGS: u32 = 0;
@@ -165,13 +165,10 @@ let gXrCanWait: bool = false;
  * is out of range (src/ checks them first).
  */
 export function sharedRingCreate(capacity: u32, flags: u32): usize {
-  if (capacity == 0 || capacity > RING_MAX_CAPACITY || (capacity & (capacity - 1)) != 0) return 0;
   if ((flags & ~XR_F_ALL) != 0) return 0;
-  let bytes = 63 + XR_DESCS + capacity * RING_DESC_SIZE;
-  let h = memAlloc(K_RING, TAG_RING, bytes, 1, 0);
+  let h = ringAlloc(capacity, XR_DESCS);
   if (h == 0) return 0;
   let b = base(h);
-  memory.fill(b, 0, XR_DESCS);
   store<u32>(b + XR_CAPACITY, capacity);
   store<u32>(b + XR_MASK, capacity - 1);
   // Published last: until the magic is there, the hot path refuses the handle.

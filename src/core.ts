@@ -24,7 +24,6 @@ export interface WasmExports {
   cacheSums(pool: number): number;
   cacheSumAllocs(): bigint;
   cacheSumFrees(): bigint;
-  cacheErrPtr(): number;
   cacheErrIndex(): number;
   wcAlloc(cache: number): number;
   wcFree(cache: number, ptr: number): number;

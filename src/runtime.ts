@@ -7,7 +7,7 @@ import {
   RuntimeCore, compileAsync, compileSync, instantiate, resolveOptions, isU32, type RuntimeOptions, type WasmExports,
 } from './core.js';
 import { NdisBugCheck, badParam, ruleViolation } from './errors.js';
-import { RuntimeLock, ROOT_LOCK_OFFSET, canBlock, workerState, type WorkerState, type SharedRuntimeDescriptor } from './shared.js';
+import { canBlock, runtimeLock, workerState, type WorkerState, type SharedRuntimeDescriptor } from './shared.js';
 import { handleApi, type HandleApi } from './ndis/handles.js';
 import { netBufferApi, type NetBufferApi } from './ndis/netbuf.js';
 import { netBufferListApi, nblChainApi, type NetBufferListApi, type NblChainApi } from './ndis/nbl.js';
@@ -228,7 +228,7 @@ function make(mod: WebAssembly.Module, maxPages: number, shared: boolean, verifi
   let state: WorkerState | null = null;
   if (options?.shared) {
     raw.lockSetCanWait(canBlock() ? 1 : 0); // the creator too may sleep on the lock inside Wasm
-    [x, state] = workerState(raw, mem, root, 1, detachedError);
+    [x, state] = workerState(raw, runtimeLock(mem, root), root, 1, detachedError);
   }
   const rt = new NdisRuntime(x, mem, shared, verifier, root);
   rt.module = mod;
@@ -254,7 +254,7 @@ export function attachRuntime(descriptor: SharedRuntimeDescriptor): NdisRuntime 
     throw badParam('attachRuntime', 'descriptor', d, 'the object runtime.share() returned');
   }
   const raw = new WebAssembly.Instance(d.module, { env: { memory: d.memory } }).exports as unknown as WasmExports;
-  const lock = new RuntimeLock(new Int32Array(d.memory.buffer), (d.root + ROOT_LOCK_OFFSET) >>> 2, canBlock());
+  const lock = runtimeLock(d.memory, d.root);
   lock.acquire();
   let id: number;
   try {
@@ -262,7 +262,7 @@ export function attachRuntime(descriptor: SharedRuntimeDescriptor): NdisRuntime 
   } finally {
     lock.release();
   }
-  const [x, state] = workerState(raw, d.memory, d.root, id, detachedError);
+  const [x, state] = workerState(raw, lock, d.root, id, detachedError);
   const rt = new NdisRuntime(x, d.memory, true, !!d.verifier, d.root);
   rt.module = d.module;
   rt.worker = state;

@@ -43,7 +43,7 @@ export function canBlock(): boolean {
  * globals. An explicit list: a new export is locked unless it is added here.
  */
 const LOCK_FREE = new Set([
-  'wcAlloc', 'wcFree', 'wcAllocMany', 'wcFreeMany', 'cacheErrPtr', 'cacheErrIndex',
+  'wcAlloc', 'wcFree', 'wcAllocMany', 'wcFreeMany', 'cacheErrIndex',
   'wcNbAlloc', 'wcNbFree', 'cacheMissPool',
   'xrEnqueue', 'xrDequeue', 'xrSetCanWait',
   // The vNIC hub's DPC and uplink drain touch only the calling worker's hub, NICs and NBLs, the
@@ -52,9 +52,9 @@ const LOCK_FREE = new Set([
   'nop', 'lockAcquire', 'lockRelease', 'lockSetCanWait', 'errPtr', 'errDetail', 'lastResult', 'pkResult', 'dsResult', 'layout',
 ]);
 
-/** True for an export that runs without the runtime lock (see LOCK_FREE). */
-export function isLockFree(name: string): boolean {
-  return LOCK_FREE.has(name);
+/** The runtime lock of the runtime whose root block is at `root` in `memory`, for this thread. */
+export function runtimeLock(memory: WebAssembly.Memory, root: number): RuntimeLock {
+  return new RuntimeLock(new Int32Array(memory.buffer), (root + ROOT_LOCK_OFFSET) >>> 2, canBlock());
 }
 
 /** The lock, from JS: the same word and protocol as assembly/pages.ts lockAcquire/lockRelease. */
@@ -102,7 +102,7 @@ export function lockedExports(x: WasmExports, lock: RuntimeLock, gate: () => voi
   for (const [name, v] of Object.entries(x as unknown as Record<string, unknown>)) {
     if (typeof v !== 'function') { out[name] = v; continue; }
     const f = v as Fn;
-    if (isLockFree(name)) {
+    if (LOCK_FREE.has(name)) {
       switch (f.length) {
         case 0: out[name] = () => { gate(); return f(); }; break;
         case 1: out[name] = (a: number) => { gate(); return f(a); }; break;
@@ -140,11 +140,10 @@ export interface WorkerState {
 }
 
 /**
- * Makes the multi-worker state of a new instance on `memory`: the lock, and the locked exports
- * whose gate throws `detachedError()` once the worker is detached.
+ * Makes the multi-worker state of a new instance: its locked exports (taking `lock`), whose
+ * gate throws `detachedError()` once the worker is detached.
  */
-export function workerState(raw: WasmExports, memory: WebAssembly.Memory, root: number, id: number, detachedError: () => Error): [WasmExports, WorkerState] {
-  const lock = new RuntimeLock(new Int32Array(memory.buffer), (root + ROOT_LOCK_OFFSET) >>> 2, canBlock());
+export function workerState(raw: WasmExports, lock: RuntimeLock, root: number, id: number, detachedError: () => Error): [WasmExports, WorkerState] {
   const state: WorkerState = { lock, id, root, detached: false, detachedError, raw };
   const gate = () => { if (state.detached) throw detachedError(); };
   return [lockedExports(raw, lock, gate), state];
