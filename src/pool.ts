@@ -666,9 +666,9 @@ const PF_QUAR = 16;
 
 /**
  * Default refill size of a worker cache (objects; the cache holds up to twice as many). From
- * bench/workers.js pipe.cacheN (allocate in one worker, free in another): throughput levels off
- * by 64 to 256 (the best in the README's run; 512 in an earlier one, within 7%) and 512 costs
- * twice the memory.
+ * bench/workers.js pipe.cacheN (allocate in one worker, free in another): sizes from 32 up are
+ * 4-10x faster than no cache and trade places from run to run; 256 was the best in two of four
+ * sweeps, and 512 costs twice the memory.
  */
 export const WORKER_CACHE_SIZE = 256;
 
