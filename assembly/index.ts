@@ -18,7 +18,7 @@ import {
 } from "./layout";
 import { pagesInit, heapReserve, memoryBytes, unitsOwned, unitsFreeCount, unitsTop, maxPagesGet, R_ROOTS } from "./pages";
 import {
-  poolAlloc, poolAllocMany, poolFree, poolFreeMany, poolSetMax, root, liveObjects, liveNext,
+  poolAlloc, poolAllocMany, poolFree, poolFreeMany, poolFreeUnchecked, poolFreeManyUnchecked, poolSetMax, root, liveObjects, liveNext,
   faultsSet, faultsInjected,
   gErrPtr, gErrDetail,
 } from "./slab";
@@ -88,17 +88,23 @@ export function spAlloc(pool: usize): usize { return poolAlloc(pool); }
 export function spFree(pool: usize, ptr: usize): u32 { return poolFree(pool, ptr); }
 export function spAllocMany(pool: usize, out: usize, n: u32): u32 { return poolAllocMany(pool, out, n); }
 export function spFreeMany(pool: usize, ptrs: usize, n: u32): u32 { return poolFreeMany(pool, ptrs, n); }
+/** SlabPool `checked: false` (DESIGN D6): the caller is trusted; see poolFreeUnchecked. */
+export function spFreeU(pool: usize, ptr: usize): u32 { return poolFreeUnchecked(pool, ptr); }
+export function spFreeManyU(pool: usize, ptrs: usize, n: u32): u32 { return poolFreeManyUnchecked(pool, ptrs, n); }
 
 /**
- * Benchmark limit: `rounds` rounds of `batch` allocations then `batch` frees, entirely inside
- * Wasm (no boundary crossing per object). Returns the number of failed allocations.
+ * Benchmark limit: `rounds` rounds of allocating `batch` objects and freeing them again, the
+ * same bulk calls as SlabPool.allocMany + freeMany but entirely inside Wasm (no boundary
+ * crossing). The frees are unvalidated (`checked` 0, the `checked: false` free) or validated
+ * (`checked` 1). Returns the number of failed allocations.
  */
-export function benchAllocFreeLoop(pool: usize, rounds: u32, batch: u32, scratch: usize): u32 {
+export function benchAllocFreeLoop(pool: usize, rounds: u32, batch: u32, scratch: usize, checked: u32): u32 {
   let failed: u32 = 0;
   for (let r: u32 = 0; r < rounds; r++) {
     let got = poolAllocMany(pool, scratch, batch);
     failed += batch - got;
-    for (let i: u32 = got; i > 0; i--) poolFree(pool, <usize>load<u32>(scratch + ((<usize>i - 1) << 2)));
+    if (checked) poolFreeMany(pool, scratch, got);
+    else poolFreeManyUnchecked(pool, scratch, got);
   }
   return failed;
 }

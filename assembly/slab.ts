@@ -696,68 +696,282 @@ function slabStateChanged(pool: usize, slab: usize, free: u32, cap: u32): void {
 export function poolFree(pool: usize, ptr: usize): u32 {
   let slab = slabOf(ptr);
   if (slab == 0) { gErrPtr = ptr; return E_NOT_OURS; }
-  if (<usize>sU32(slab, SL_POOL) != pool) {
-    let other = <usize>sU32(slab, SL_POOL);
-    gErrPtr = ptr;
-    gErrDetail = <u32>other;
-    return pU32(other, P_KIND) == pU32(pool, P_KIND) ? E_WRONG_POOL : E_WRONG_KIND;
-  }
-  let e = lookup(ptr, 0);
-  if (e != E_OK) return e;
-  freeAt(gSlab, gIdx);
+  if (<usize>sU32(slab, SL_POOL) != pool) return wrongPool(pool, slab, ptr);
+  // The checks of lookup(), with the slab and pool already known.
+  let size = sU32(slab, SL_OBJ_SIZE);
+  let off = <u32>(ptr - <usize>sU32(slab, SL_OBJ_START));
+  if (<u64>off >= <u64>sU32(slab, SL_CAP) * size) { gErrPtr = ptr; return E_MISALIGNED; }
+  let idx = <u32>((<u64>off * load<u64>(slab + SL_MAGIC)) >> MAGIC_SHIFT);
+  if (idx * size != off) { gErrPtr = ptr; gErrDetail = idx; return E_MISALIGNED; }
+  if (load<u8>(slab + SL_STATE + idx) != ST_ALLOCATED) { gErrPtr = ptr; return E_NOT_ALLOCATED; }
+  pSet(pool, P_OUTSTANDING, pU32(pool, P_OUTSTANDING) - 1);
+  pInc64(pool, P_FREES);
+  store<u64>(pool + P_BYTES, load<u64>(pool + P_BYTES) - size);
+  if (pU32(pool, P_FLAGS) & PF_QUAR) quarantine(slab, idx);
+  else pushFree(pool, slab, idx);
   return E_OK;
 }
 
+/** The error for `ptr`, an object of `slab`, which belongs to another pool than `pool`. */
+function wrongPool(pool: usize, slab: usize, ptr: usize): u32 {
+  let other = <usize>sU32(slab, SL_POOL);
+  gErrPtr = ptr;
+  gErrDetail = <u32>other;
+  return pU32(other, P_KIND) == pU32(pool, P_KIND) ? E_WRONG_POOL : E_WRONG_KIND;
+}
+
 /**
- * Frees `n` objects listed at `ptrs` (u32 each), all of `pool`. All or nothing: every pointer
- * is checked first (a duplicate in the list is an error too); on an error nothing is freed,
- * the index of the bad entry is left in gErrDetail and the error code returned.
+ * Frees `n` objects listed at `ptrs` (u32 each), all of `pool`. All or nothing: on a bad entry
+ * (a duplicate in the list included) nothing is freed, the index of the bad entry is left in
+ * gErrDetail and the error code returned.
  */
 export function poolFreeMany(pool: usize, ptrs: usize, n: u32): u32 {
+  let flags = pU32(pool, P_FLAGS);
+  let e = flags & (PF_QUAR | PF_LARGE) ? freeManyTwoPass(pool, ptrs, n, flags) : freeManyOnePass(pool, ptrs, n);
+  if (e != E_OK) return e;
+  // Counters once per call (every entry was checked to belong to `pool`).
+  pSet(pool, P_OUTSTANDING, pU32(pool, P_OUTSTANDING) - n);
+  store<u64>(pool + P_FREES, load<u64>(pool + P_FREES) + n);
+  return E_OK;
+}
+
+/** No slab yet (slab addresses are multiples of the 64 KiB unit). */
+// @ts-ignore: decorator
+@inline const NO_SLAB: usize = 1;
+
+/**
+ * freeMany of an ordinary pool in one pass: each entry is checked and pushed at once, keeping
+ * the fields of the slab in hand (start, size, reciprocal, stack top) in locals while a run of
+ * entries stays in it. Slab list changes wait for the end (settleMany), so that an error can
+ * pop the pushed entries back off their stacks in reverse order: nothing else moved.
+ */
+function freeManyOnePass(pool: usize, ptrs: usize, n: u32): u32 {
+  let i: u32 = 0;
+  let err: u32 = E_OK;
+  let cur: usize = NO_SLAB; // not 0: an address outside every slab has slab 0
+  let start: usize = 0;
+  let size: u32 = 0;
+  let span: u64 = 0;
+  let magic: u64 = 0;
+  let stack: usize = 0;
+  let top: u32 = 0;
+  for (; i < n; i++) {
+    let p = <usize>load<u32>(ptrs + (<usize>i << 2));
+    let off = <u32>(p - start);
+    // Inside the objects of the slab in hand: that slab (no table lookup). Else look it up.
+    if (<u64>off >= span) {
+      let slab = slabOf(p);
+      if (slab == 0) { err = E_NOT_OURS; break; }
+      if (slab == cur) { err = E_MISALIGNED; break; } // in its header
+      if (<usize>sU32(slab, SL_POOL) != pool) { err = wrongPool(pool, slab, p); break; }
+      if (cur != NO_SLAB) sSet(cur, SL_FREE_TOP, top);
+      cur = slab;
+      start = <usize>sU32(slab, SL_OBJ_START);
+      size = sU32(slab, SL_OBJ_SIZE);
+      let cap = sU32(slab, SL_CAP);
+      span = <u64>cap * size;
+      magic = load<u64>(slab + SL_MAGIC);
+      stack = stackBase(slab, cap);
+      top = sU32(slab, SL_FREE_TOP);
+      off = <u32>(p - start);
+      if (<u64>off >= span) { err = E_MISALIGNED; break; }
+    }
+    let idx = <u32>((<u64>off * magic) >> MAGIC_SHIFT);
+    if (idx * size != off) { err = E_MISALIGNED; break; }
+    let st = cur + SL_STATE + idx;
+    if (load<u8>(st) != ST_ALLOCATED) { err = E_NOT_ALLOCATED; break; }
+    store<u8>(st, ST_FREE);
+    store<u16>(stack + (<usize>top << 1), <u16>idx);
+    top++;
+  }
+  if (cur != NO_SLAB) sSet(cur, SL_FREE_TOP, top);
+  if (err == E_OK) {
+    settleMany(pool, ptrs, n);
+    store<u64>(pool + P_BYTES, load<u64>(pool + P_BYTES) - <u64>n * pU32(pool, P_OBJ_SIZE));
+    return E_OK;
+  }
+  let bad = <usize>load<u32>(ptrs + (<usize>i << 2));
+  gErrPtr = bad;
+  gErrDetail = i;
+  // Undo: pop entries i-1 .. 0 off their stacks (each is on top of its slab's stack then).
+  for (let j = i; j > 0; j--) {
+    let p = <usize>load<u32>(ptrs + ((<usize>j - 1) << 2));
+    if (p == bad && err == E_NOT_ALLOCATED) err = E_DUPLICATE; // the bad entry was freed earlier in this list
+    let slab = slabOf(p);
+    let t = sU32(slab, SL_FREE_TOP) - 1;
+    sSet(slab, SL_FREE_TOP, t);
+    store<u8>(slab + SL_STATE + indexIn(slab, p), ST_ALLOCATED);
+  }
+  return err;
+}
+
+/**
+ * After freeManyOnePass: puts each slab the entries went to where the free-list invariants want
+ * it. A slab that was full is on no list and now has free objects: list it. A slab now empty
+ * goes to the spare or is released, as pushFree would. The current slab and the spare stay.
+ */
+function settleMany(pool: usize, ptrs: usize, n: u32): void {
+  let start: usize = 0;
+  let span: u64 = 0;
+  for (let j: u32 = 0; j < n; j++) {
+    let p = <usize>load<u32>(ptrs + (<usize>j << 2));
+    if (<u64><u32>(p - start) < span) continue; // the slab just settled
+    let slab = slabOf(p);
+    if (slab == 0) { span = 0; continue; } // released by an earlier run of this list
+    start = <usize>sU32(slab, SL_OBJ_START);
+    let cap = sU32(slab, SL_CAP);
+    span = <u64>cap * sU32(slab, SL_OBJ_SIZE);
+    if (slab == <usize>pU32(pool, P_CURRENT) || slab == <usize>pU32(pool, P_SPARE)) continue;
+    if (sU32(slab, SL_FREE_TOP) == cap) slabStateChanged(pool, slab, cap, cap);
+    else if (!sU32(slab, SL_LISTED)) listPush(pool, slab);
+  }
+}
+
+/**
+ * freeMany of a quarantining or large-object pool: every entry is checked and marked first,
+ * then freed (quarantined, or pushed and its one-object slab released).
+ */
+function freeManyTwoPass(pool: usize, ptrs: usize, n: u32, flags: u32): u32 {
   let i: u32 = 0;
   let err: u32 = E_OK;
   for (; i < n; i++) {
     let p = <usize>load<u32>(ptrs + (<usize>i << 2));
     let slab = slabOf(p);
     if (slab == 0) { err = E_NOT_OURS; break; }
-    if (<usize>sU32(slab, SL_POOL) != pool) {
-      let other = <usize>sU32(slab, SL_POOL);
-      err = pU32(other, P_KIND) == pU32(pool, P_KIND) ? E_WRONG_POOL : E_WRONG_KIND;
-      break;
-    }
+    if (<usize>sU32(slab, SL_POOL) != pool) { err = wrongPool(pool, slab, p); break; }
     let size = sU32(slab, SL_OBJ_SIZE);
     let off = <u32>(p - <usize>sU32(slab, SL_OBJ_START));
     if (<u64>off >= <u64>sU32(slab, SL_CAP) * size) { err = E_MISALIGNED; break; }
     let idx = <u32>((<u64>off * load<u64>(slab + SL_MAGIC)) >> MAGIC_SHIFT);
     if (idx * size != off) { err = E_MISALIGNED; break; }
-    let st = load<u8>(slab + SL_STATE + idx);
-    if (st != ST_ALLOCATED) { err = st == ST_FREEING ? E_DUPLICATE : E_NOT_ALLOCATED; break; }
-    store<u8>(slab + SL_STATE + idx, ST_FREEING);
+    let st = slab + SL_STATE + idx;
+    let v = load<u8>(st);
+    if (v != ST_ALLOCATED) { err = v == ST_FREEING ? E_DUPLICATE : E_NOT_ALLOCATED; break; }
+    store<u8>(st, ST_FREEING);
   }
   if (err != E_OK) {
     gErrPtr = <usize>load<u32>(ptrs + (<usize>i << 2));
     gErrDetail = i;
     // Undo the marks: state is exactly as before the call.
-    for (let j: u32 = 0; j < i; j++) {
-      let p = <usize>load<u32>(ptrs + (<usize>j << 2));
-      let slab = slabOf(p);
-      let off = <u32>(p - <usize>sU32(slab, SL_OBJ_START));
-      let idx = <u32>((<u64>off * load<u64>(slab + SL_MAGIC)) >> MAGIC_SHIFT);
-      store<u8>(slab + SL_STATE + idx, ST_ALLOCATED);
-    }
+    for (let j: u32 = 0; j < i; j++) setState(<usize>load<u32>(ptrs + (<usize>j << 2)), ST_ALLOCATED);
     return err;
   }
-  let bytes: u64 = 0;
+  // Slot bytes before pushing: a large-object pool releases a slab when its object is freed.
+  store<u64>(pool + P_BYTES, load<u64>(pool + P_BYTES) - bytesOf(ptrs, n));
+  if (flags & PF_QUAR) {
+    for (let j: u32 = 0; j < n; j++) {
+      let p = <usize>load<u32>(ptrs + (<usize>j << 2));
+      let slab = slabOf(p);
+      quarantine(slab, indexIn(slab, p));
+    }
+  } else {
+    pushMany(pool, ptrs, n);
+  }
+  return E_OK;
+}
+
+/** Slot bytes of the `n` objects at `ptrs` (large-object pools: one slab each, sizes differ). */
+function bytesOf(ptrs: usize, n: u32): u64 {
+  let b: u64 = 0;
+  for (let j: u32 = 0; j < n; j++) b += sU32(slabOf(<usize>load<u32>(ptrs + (<usize>j << 2))), SL_OBJ_SIZE);
+  return b;
+}
+
+/** Index of the object at `p` (a valid object start) in `slab`. */
+// @ts-ignore: decorator
+@inline function indexIn(slab: usize, p: usize): u32 {
+  let off = <u32>(p - <usize>sU32(slab, SL_OBJ_START));
+  return <u32>((<u64>off * load<u64>(slab + SL_MAGIC)) >> MAGIC_SHIFT);
+}
+
+/** Sets the state byte of the object at `p` (a valid object start). */
+// @ts-ignore: decorator
+@inline export function setState(p: usize, st: u8): void {
+  let slab = slabOf(p);
+  store<u8>(slab + SL_STATE + indexIn(slab, p), st);
+}
+
+/**
+ * Pushes the `n` objects at `ptrs` (valid objects of `pool`, counted by the caller) on their
+ * slabs' free stacks. A run of one slab keeps the stack top in a local and settles the slab's
+ * list state once at the end of the run: the transitions pushFree would make one at a time
+ * (full to non-full, then non-full to empty) happen in the same order.
+ */
+function pushMany(pool: usize, ptrs: usize, n: u32): void {
+  let cur: usize = 0;
+  let start: usize = 0;
+  let span: u64 = 0;
+  let magic: u64 = 0;
+  let stack: usize = 0;
+  let top0: u32 = 0;
+  let top: u32 = 0;
   for (let j: u32 = 0; j < n; j++) {
     let p = <usize>load<u32>(ptrs + (<usize>j << 2));
-    let slab = slabOf(p);
-    let off = <u32>(p - <usize>sU32(slab, SL_OBJ_START));
-    let idx = <u32>((<u64>off * load<u64>(slab + SL_MAGIC)) >> MAGIC_SHIFT);
-    bytes += sU32(slab, SL_OBJ_SIZE);
-    if (pU32(pool, P_FLAGS) & PF_QUAR) quarantine(slab, idx);
-    else pushFree(pool, slab, idx);
+    let off = <u32>(p - start);
+    if (<u64>off >= span) { // another slab than the one in hand
+      let slab = slabOf(p);
+      if (cur != 0) endRun(pool, cur, top0, top);
+      cur = slab;
+      start = <usize>sU32(slab, SL_OBJ_START);
+      let cap = sU32(slab, SL_CAP);
+      span = <u64>cap * sU32(slab, SL_OBJ_SIZE);
+      magic = load<u64>(slab + SL_MAGIC);
+      stack = stackBase(slab, cap);
+      top0 = top = sU32(slab, SL_FREE_TOP);
+      off = <u32>(p - start);
+    }
+    let idx = <u32>((<u64>off * magic) >> MAGIC_SHIFT);
+    store<u8>(cur + SL_STATE + idx, ST_FREE);
+    store<u16>(stack + (<usize>top << 1), <u16>idx);
+    top++;
   }
-  // Counters once per call (every entry was checked to belong to `pool`).
+  if (cur != 0) endRun(pool, cur, top0, top);
+}
+
+/** End of a run of pushes on `slab`: its free top went from `top0` to `top`. */
+// @ts-ignore: decorator
+@inline function endRun(pool: usize, slab: usize, top0: u32, top: u32): void {
+  sSet(slab, SL_FREE_TOP, top);
+  let cap = sU32(slab, SL_CAP);
+  // Full to empty in one run ends where the two steps would: listed is undone by the second.
+  if (top == cap) slabStateChanged(pool, slab, cap, cap);
+  else if (top0 == 0) slabStateChanged(pool, slab, top, cap);
+}
+
+/**
+ * Unchecked free (SlabPool `checked: false`, DESIGN D6): `ptr` is trusted to be a live object
+ * of `pool`. Only an address outside every slab is refused (E_NOT_OURS): the rest is not
+ * checked, so a double or foreign free corrupts the pool (inside linear memory only).
+ */
+export function poolFreeUnchecked(pool: usize, ptr: usize): u32 {
+  let slab = slabOf(ptr);
+  if (slab == 0) { gErrPtr = ptr; return E_NOT_OURS; }
+  let idx = indexIn(slab, ptr);
+  pSet(pool, P_OUTSTANDING, pU32(pool, P_OUTSTANDING) - 1);
+  pInc64(pool, P_FREES);
+  store<u64>(pool + P_BYTES, load<u64>(pool + P_BYTES) - sU32(slab, SL_OBJ_SIZE));
+  pushFree(pool, slab, idx);
+  return E_OK;
+}
+
+/**
+ * Unchecked freeMany (`checked: false`): the `n` objects at `ptrs` are trusted to be distinct
+ * live objects of `pool`. One pass; an address outside every slab stops it before anything is
+ * freed (E_NOT_OURS, its index in gErrDetail).
+ */
+export function poolFreeManyUnchecked(pool: usize, ptrs: usize, n: u32): u32 {
+  let base: usize = 0;
+  let units: usize = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    let p = <usize>load<u32>(ptrs + (<usize>i << 2));
+    if (p - base < units) continue; // inside the slab of the entry before
+    let slab = slabOf(p);
+    if (slab == 0) { gErrPtr = p; gErrDetail = i; return E_NOT_OURS; }
+    base = slab;
+    units = <usize>sU32(slab, SL_UNITS) << UNIT_SHIFT;
+  }
+  let bytes = pU32(pool, P_FLAGS) & PF_LARGE ? bytesOf(ptrs, n) : <u64>n * pU32(pool, P_OBJ_SIZE);
+  pushMany(pool, ptrs, n);
   pSet(pool, P_OUTSTANDING, pU32(pool, P_OUTSTANDING) - n);
   store<u64>(pool + P_FREES, load<u64>(pool + P_FREES) + n);
   store<u64>(pool + P_BYTES, load<u64>(pool + P_BYTES) - bytes);

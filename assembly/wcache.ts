@@ -39,7 +39,7 @@ import {
   NB_MDL_CHAIN, MDAT_MDL,
 } from "./layout";
 import { slabOf, rootU32, rootSetU32, R_CACHES, R_FAULT, lockAcquire, lockRelease, heapReserve } from "./pages";
-import { pU32, pSet, poolAllocMany, poolFreeMany, poolTakeFrom, poolCacheSlab, poolUnclaim, lookup, freeLookedUp, gErrDetail } from "./slab";
+import { pU32, pSet, poolAllocMany, poolFreeMany, poolTakeFrom, poolCacheSlab, poolUnclaim, lookup, freeLookedUp, gErrDetail, setState } from "./slab";
 import { memAlloc, nbInitPreallocated } from "./netbuf";
 
 // @ts-ignore: decorator
@@ -144,15 +144,6 @@ function flush(c: usize, pool: usize, n: u32): void {
   let left = cU32(c, C_COUNT) - n;
   memory.copy(e, e + (<usize>n << 2), <usize>left << 2);
   cSet(c, C_COUNT, left);
-}
-
-/** Sets the state byte of the object at `p` (a valid object start). */
-// @ts-ignore: decorator
-@inline function setState(p: usize, st: u8): void {
-  let slab = slabOf(p);
-  let off = <u32>(p - <usize>load<u32>(slab + SL_OBJ_START));
-  let idx = <u32>((<u64>off * load<u64>(slab + SL_MAGIC)) >> MAGIC_SHIFT);
-  store<u8>(slab + SL_STATE + idx, st);
 }
 
 /**

@@ -29,11 +29,14 @@
  *   single.jsc   baseline: the same JS list with SlabPool.free's checks (u32, range, alignment,
  *                double free through a state byte per slot; bench/baselines.js)
  *   single.malloc  baseline: @thi.ng/malloc MemPool malloc(64) + free
+ *   single.u     SlabPool with checked: false (frees trust the caller, DESIGN D6): alloc + free
  *   bulk.slab    SlabPool.allocMany + freeMany, 256 at a time through a u32Batch (zero-copy)
  *   bulk.js      baseline: the same plain-JS pool, 256 pops then 256 pushes
  *   bulk.jsc     baseline: the checked JS list, allocMany(256) + freeMany (all or nothing)
  *   bulk.malloc  baseline: 256 MemPool mallocs, then 256 frees (newest first: MemPool.free
  *                searches its used list from the newest block, so this is its best case)
+ *   bulk.u       SlabPool with checked: false: allocMany + freeMany of 256, against bulk.js and
+ *                ref.wasm
  *   bulk32.*     the same four at 32 objects per call
  *   size16.*, size256.*, size2048.*  SlabPool at 16, 256 and 2048-byte objects: .one (alloc +
  *                free), .b32 and .b256 (allocMany + freeMany of 32 / 256), each against the checked
@@ -84,8 +87,9 @@
  *   ref.nop      reference: one empty JS->Wasm call (runtime.wasm.nop)
  *   ref.pair     reference: two empty JS->Wasm calls (an alloc + free pair's boundary cost);
  *                a baseline of single.slab
- *   ref.wasm     reference: benchAllocFreeLoop, allocMany(256) + 256 frees entirely in Wasm;
- *                a baseline of bulk.slab
+ *   ref.wasm     reference: benchAllocFreeLoop, the same allocMany(256) + freeMany(256) entirely
+ *                in Wasm and unvalidated (the checked: false free), the limit of the bulk path;
+ *                a baseline of bulk.slab and bulk.u
  *
  * Not timed by benchmark.js, printed after the table and written to the JSON (filter ids in
  * brackets; --filter picks them like cases):
@@ -184,7 +188,7 @@ const MIN_TIME = args.quick ? 0.03 : undefined;
 const INNER = 64;
 /** Objects per bulk call. */
 const BATCH = 256;
-/** Rounds of benchAllocFreeLoop per call (each round: allocMany(256) + 256 frees). */
+/** Rounds of benchAllocFreeLoop per call (each round: allocMany(256) + freeMany(256)). */
 const WASM_ROUNDS = 16;
 /** Live frames on each side of the frame comparison (a ring; each op replaces one). */
 const RING = 1024;
@@ -211,6 +215,9 @@ let nbCursor = 0;
 
 // SlabPool of 64-byte objects (single and bulk cases), a zero-copy batch, Wasm-loop scratch.
 const slab = rt.createSlabPool({ objectSize: 64, tag: 'Bnch' });
+// The same with checked: false (frees trust the caller).
+const slabU = rt.createSlabPool({ objectSize: 64, tag: 'BnUc', checked: false });
+const batchU = rt.u32Batch(BATCH);
 // Verifier cost: the frame loop on a verifier runtime and on a normal one (each its own runtime).
 function frameLoop(r) {
   const pool = r.NdisAllocateNetBufferPool(0, {
@@ -933,6 +940,21 @@ const CASES = [
     },
   },
   {
+    id: 'single.u', group: 'single', baseline: ['single.js', 'ref.pair'],
+    name: 'SlabPool with checked: false (frees trust the caller): alloc + free (64-byte objects)',
+    perCall: INNER,
+    fn() {
+      let s = 0;
+      for (let k = 0; k < INNER; k++) {
+        const p = slabU.alloc();
+        if (p === 0) throw new Error('SlabPool.alloc returned 0');
+        slabU.free(p);
+        s += p;
+      }
+      sink += s;
+    },
+  },
+  {
     id: 'single.js', group: 'single', short: 'plain-JS Int32Array pool',
     name: 'plain-JS Int32Array free-list pool: pop + push (64-byte objects)',
     perCall: INNER,
@@ -967,6 +989,16 @@ const CASES = [
       const got = slab.allocMany(batch);
       if (got !== BATCH) throw new Error('allocMany came short');
       slab.freeMany(batch, got);
+    },
+  },
+  {
+    id: 'bulk.u', group: 'bulk', baseline: ['bulk.js', 'ref.wasm'],
+    name: `SlabPool with checked: false: allocMany + freeMany, ${BATCH} per call (u32Batch), per object`,
+    perCall: BATCH,
+    fn() {
+      const got = slabU.allocMany(batchU);
+      if (got !== BATCH) throw new Error('allocMany came short');
+      slabU.freeMany(batchU, got);
     },
   },
   {
@@ -1367,10 +1399,10 @@ const CASES = [
   },
   {
     id: 'ref.wasm', group: 'bulk', reference: true, baseline: 'bulk.js', short: 'the in-Wasm loop',
-    name: `reference: in-Wasm loop limit (benchAllocFreeLoop, batch ${BATCH}), per object`,
+    name: `reference: in-Wasm loop limit (benchAllocFreeLoop: allocMany(${BATCH}) + unvalidated freeMany inside Wasm), per object`,
     perCall: WASM_ROUNDS * BATCH,
     fn() {
-      if (wasm.benchAllocFreeLoop(slab.handle, WASM_ROUNDS, BATCH, scratchAddr) !== 0) {
+      if (wasm.benchAllocFreeLoop(slab.handle, WASM_ROUNDS, BATCH, scratchAddr, 0) !== 0) {
         throw new Error('benchAllocFreeLoop: allocation failures');
       }
     },
@@ -1721,6 +1753,39 @@ record.*: one op is one particle updated (4 f32 reads, 2 f32 writes); record.dat
   benchmark.js cases); *.wait run ${ACQ_TASKS} at once on a limit of ${ACQ_MAX}, so ${ACQ_TASKS - ACQ_MAX} wait for a release.`);
 
 if (memory) console.log(`\nmemory overhead (memory.1e6): ${fmtMemory(memory)}`);
+
+// The performance targets (issue 8), judged on this run's figures only. A target whose cases did
+// not run (--filter) is left out.
+const ns = (id) => results.get(id)?.nsPerOp;
+/** A speed-up `v` (baseline time / ndis-pool time) in words. */
+const fasterText = (v) => (v >= 1 ? `${v.toFixed(2)}x faster` : `${(1 / v).toFixed(2)}x slower`);
+/** [id, target text, measured value or undefined, pass(value), how the value reads] */
+const TARGETS = [
+  ['frame vs Uint8Array', 'frame.ndis >= 50x faster than new Uint8Array(1514) + GC', ns('frame.gc') / ns('frame.ndis'), (v) => v >= 50, fasterText],
+  ['frame vs Buffer', 'frame.ndis >= 12x faster than Buffer.allocUnsafe(1514)', ns('frame.buffer') / ns('frame.ndis'), (v) => v >= 12, fasterText],
+  ['bulk frame vs Uint8Array', 'frame.bulk.ndis >= 200x faster than new Uint8Array(1514)', ns('frame.gc') / ns('frame.bulk.ndis'), (v) => v >= 200, fasterText],
+  ['bulk frame vs Buffer', 'frame.bulk.ndis >= 50x faster than Buffer.allocUnsafe(1514)', ns('frame.buffer') / ns('frame.bulk.ndis'), (v) => v >= 50, fasterText],
+  ['bulk vs in-Wasm loop', 'bulk.slab (validated) <= 3x ref.wasm (unvalidated, in Wasm)', ns('bulk.slab') / ns('ref.wasm'), (v) => v <= 3, (v) => `${v.toFixed(2)}x`],
+  ['bulk vs checked JS list', 'bulk.slab >= 1.5x faster than bulk.jsc', ns('bulk.jsc') / ns('bulk.slab'), (v) => v >= 1.5, fasterText],
+  ['unchecked bulk vs in-Wasm loop', 'bulk.u (checked: false) <= 1.8x ref.wasm', ns('bulk.u') / ns('ref.wasm'), (v) => v <= 1.8, (v) => `${v.toFixed(2)}x`],
+  ['unchecked bulk vs JS list', 'bulk.u faster than bulk.js (plain, unchecked JS list)', ns('bulk.js') / ns('bulk.u'), (v) => v > 1, fasterText],
+  ['single vs call pair', 'single.slab <= 1.8x ref.pair (two empty JS->Wasm calls)', ns('single.slab') / ns('ref.pair'), (v) => v <= 1.8, (v) => `${v.toFixed(2)}x`],
+  ['ring vs JS ring', 'ring.ndis >= 3x faster than ring.js', ns('ring.js') / ns('ring.ndis'), (v) => v >= 3, fasterText],
+  ['vNIC loopback', 'vnic.64 >= 5 M frames/s', 1e3 / ns('vnic.64'), (v) => v >= 5, (v) => `${v.toFixed(2)} M frames/s`],
+  ['memory overhead', 'slab bytes <= 5% over 10^6 live 64-byte objects', memory?.slabOverheadPercent, (v) => v <= 5, (v) => `+${v.toFixed(2)}%`],
+  ['scaling 10^5', 'scale.1e5 within +-20% of scale.1e3', ns('scale.1e5') / ns('scale.1e3'), (v) => v >= 0.8 && v <= 1.2, (v) => `${v.toFixed(2)}x`],
+  ['scaling 10^6', 'scale.1e6 within +-20% of scale.1e3', ns('scale.1e6') / ns('scale.1e3'), (v) => v >= 0.8 && v <= 1.2, (v) => `${v.toFixed(2)}x`],
+  ['JS heap growth', 'hot paths allocate no JS objects: < 0.01 B/op after a full GC, no GC in the loop',
+    heap.length ? Math.max(...heap.map((h) => (h.gcsDuring > 0 ? Infinity : h.heapGrowthBytes / h.ops))) : undefined, (v) => v < 0.01, (v) => `${v.toFixed(4)} B/op at most`],
+];
+const targets = TARGETS.filter(([, , v]) => v !== undefined && Number.isFinite(v) || v === Infinity)
+  .map(([id, target, value, pass, show]) => ({ id, target, value, met: pass(value), measured: show(value) }));
+if (targets.length) {
+  const tt = new Table({ head: ['target (issue 8)', 'this run', 'met?'], colWidths: [72, 26, 6], wordWrap: true, style: { head: [], border: [] } });
+  for (const t of targets) tt.push([t.target, t.measured, t.met ? 'yes' : 'no']);
+  console.log(`\ntargets, from this run's figures (${targets.filter((t) => t.met).length} of ${targets.length} met):`);
+  console.log(tt.toString());
+}
 if (heap.length) {
   console.log(`JS heap growth over ${HEAP_OPS} hot-path operations (${heap[0].gcForced ? 'full GC before each reading' : 'NO forced GC: readings are not after a GC'}):`);
   for (const h of heap) console.log(`  ${h.id}: ${h.name.replace(/^JS heap growth over \S+ /, '')}: ${fmtHeap(h)}`);
@@ -1745,6 +1810,7 @@ if (args.json) {
     results: CASES.filter((c) => results.has(c.id)).map((c) => results.get(c.id)),
     memory,
     heap,
+    targets,
     notes,
     sink,
   };

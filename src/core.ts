@@ -40,11 +40,13 @@ export interface WasmExports {
   errDetail(): number;
   layout(which: number): number;
   nop(x: number): number;
-  benchAllocFreeLoop(pool: number, rounds: number, batch: number, scratch: number): number;
+  benchAllocFreeLoop(pool: number, rounds: number, batch: number, scratch: number, checked: number): number;
   spAlloc(pool: number): number;
   spFree(pool: number, ptr: number): number;
   spAllocMany(pool: number, out: number, n: number): number;
   spFreeMany(pool: number, ptrs: number, n: number): number;
+  spFreeU(pool: number, ptr: number): number;
+  spFreeManyU(pool: number, ptrs: number, n: number): number;
   slabPoolCreate(objectSize: number, tag: number, maxOut: number): number;
   slabPoolDestroy(pool: number, force: number): number;
   poolSetMax(pool: number, max: number): void;

@@ -32,6 +32,14 @@ export interface SlabPoolOptions {
    * when the slot was reused since) is caught; `pool.ptr(handle)` gives the address.
    */
   handles?: 'pointer' | 'generational';
+  /**
+   * `false` trusts the caller (DESIGN D6, like a DPDK release build): `free` and `freeMany`
+   * skip the checks that an address is a live object of this pool. A double, foreign or interior
+   * free then corrupts this runtime's pools (inside Wasm linear memory, never the JS heap) instead
+   * of throwing. An address outside every slab still throws. Only for pointer pools in a
+   * single-worker runtime without the verifier. Default `true`.
+   */
+  checked?: boolean;
 }
 
 /** Handle-table layout (assembly/gentable.ts). */
@@ -64,12 +72,16 @@ export class SlabPool {
   handle: number;
   /** What `alloc` returns: object addresses, or generational handles (`pool.ptr(h)`). */
   readonly handles: 'pointer' | 'generational';
+  /** False for a pool made with `checked: false`: frees trust the caller. */
+  readonly checked: boolean;
   readonly #gen: boolean;
   readonly #rt: RuntimeCore;
   readonly #epoch: number;
   // The two hot exports, held directly: one call each, no property chain.
   readonly #spAlloc: (pool: number) => number;
   readonly #spFree: (pool: number, ptr: number) => number;
+  // `checked: false`: the unchecked free, in a field of its own (monomorphic call sites).
+  readonly #spFreeU: (pool: number, ptr: number) => number;
   // The generational exports, in fields of their own: a call site that saw only spAlloc stays
   // monomorphic (V8 inlines its JS-to-Wasm call), whichever kinds of pool a program uses.
   readonly #genAlloc: (pool: number) => number;
@@ -91,8 +103,9 @@ export class SlabPool {
   readonly #maxWaiters: number;
 
   /** @internal use runtime.createSlabPool */
-  constructor(rt: RuntimeCore, handle: number, objectSize: number, tag: number, maxWaiters = Infinity, generational = false, cache = 0) {
+  constructor(rt: RuntimeCore, handle: number, objectSize: number, tag: number, maxWaiters = Infinity, generational = false, cache = 0, checked = true) {
     this.#cache = cache;
+    this.checked = checked;
     this.#maxWaiters = maxWaiters;
     this.#rt = rt;
     this.#epoch = rt.epoch;
@@ -100,6 +113,7 @@ export class SlabPool {
     this.handles = generational ? 'generational' : 'pointer';
     this.#spAlloc = rt.wasm.spAlloc;
     this.#spFree = rt.wasm.spFree;
+    this.#spFreeU = rt.wasm.spFreeU;
     this.#genAlloc = rt.wasm.genAlloc;
     this.#genFree = rt.wasm.genFree;
     rt.sync();
@@ -203,11 +217,19 @@ export class SlabPool {
   free(ptr: number): void {
     const h = this.handle;
     if (h === 0 || this.#epoch !== this.#rt.epoch) this.#dead('free');
+    if (!this.checked) return this.#freeUnchecked(h, ptr);
     if (typeof ptr !== 'number' || ptr >>> 0 !== ptr) throw badParam('SlabPool.free', 'ptr', ptr, this.#gen ? 'a handle (u32)' : 'an object address (u32)');
     const c = this.#cache;
     const e = c === 0 ? (this.#gen ? this.#genFree(h, ptr) : this.#spFree(h, ptr)) : this.#freeShared(c, ptr);
     if (e !== E.OK) throw this.#freeFail('SlabPool.free', e >>> 0, 'ptr', ptr);
     // Only when someone waits: hand the slot to the oldest waiter (one check otherwise).
+    if (this.#waiters !== null && this.#waiters.length !== 0) this.#handOver();
+  }
+
+  /** free() of a `checked: false` pool: only an address outside every slab is refused. */
+  #freeUnchecked(h: number, ptr: number): void {
+    const e = this.#spFreeU(h, ptr);
+    if (e !== E.OK) throw this.#freeFail('SlabPool.free', e >>> 0, 'ptr', ptr);
     if (this.#waiters !== null && this.#waiters.length !== 0) this.#handOver();
   }
 
@@ -422,7 +444,9 @@ export class SlabPool {
     }
     const c = this.#cache;
     if (c < 0) this.#sharedPool('freeMany');
-    const e = (c > 0 ? rt.wasm.wcFreeMany(c, addr, n) : (this.#gen ? rt.wasm.genFreeMany : rt.wasm.spFreeMany)(h, addr, n)) >>> 0;
+    // One call site per export: a site that saw only spFreeMany stays monomorphic.
+    const e = (c > 0 ? rt.wasm.wcFreeMany(c, addr, n) : this.#gen ? rt.wasm.genFreeMany(h, addr, n)
+      : this.checked ? rt.wasm.spFreeMany(h, addr, n) : rt.wasm.spFreeManyU(h, addr, n)) >>> 0;
     if (e !== E.OK) {
       if (e === E.CACHE_DEAD) this.#goneElsewhere('freeMany');
       const i = (c > 0 ? rt.wasm.cacheErrIndex() : rt.wasm.errDetail()) >>> 0;
@@ -649,6 +673,13 @@ export function createSlabPool(rt: RuntimeCore, options: SlabPoolOptions): SlabP
   const { handles = 'pointer' } = options;
   if (handles !== 'pointer' && handles !== 'generational') throw badParam(fn, 'options.handles', handles, "'pointer' or 'generational'");
   const gen = handles === 'generational';
+  const { checked = true } = options;
+  if (typeof checked !== 'boolean') throw badParam(fn, 'options.checked', checked, 'a boolean');
+  if (!checked) {
+    if (gen) throw badParam(fn, 'options.checked', checked, "true in a generational pool (its handles exist to be checked)");
+    if (rt.worker) throw badParam(fn, 'options.checked', checked, 'true in a multi-worker runtime (the worker caches always check)');
+    if (rt.verifier) throw badParam(fn, 'options.checked', checked, 'true under the verifier (it quarantines every freed object)');
+  }
   if (gen && max !== 0xffffffff && max > 2 ** 24 - GEN_MIN_FREE - 1) {
     throw badParam(fn, 'options.maxOutstanding', max, `at most ${2 ** 24 - GEN_MIN_FREE - 1} in a generational pool (24 index bits)`);
   }
@@ -658,6 +689,7 @@ export function createSlabPool(rt: RuntimeCore, options: SlabPoolOptions): SlabP
     rt.wasm.slabPoolDestroy(h, 1);
     return null; // no memory for the handle table
   }
+  if (!checked) return new SlabPool(rt, h, objectSize, tagValue, maxWaiters, false, 0, false);
   return openPool(rt, h, objectSize, tagValue, maxWaiters, gen);
 }
 

@@ -5,11 +5,13 @@ import {
   P_REQ_SIZE, P_CAP, P_SLAB_UNITS, P_MAX_OUT, P_KIND, P_FLAGS, PF_LARGE, K_SLAB_OBJ, K_NB,
   E_OK, E_NOT_OURS, E_WRONG_KIND, E_MISALIGNED, E_NOT_ALLOCATED, E_WRONG_POOL, E_DUPLICATE,
   UNIT_SHIFT, UNIT_SIZE, UNIT_MASK, SHARED_OBJECT_MAX, SL_OBJ_START, SL_CAP, SL_OBJ_SIZE,
+  SL_FREE_TOP, P_SPARE,
 } from "../layout";
 import { init, resetAll, slabPoolCreate, slabPoolDestroy, nbPoolCreate, nbAllocate, nbFree } from "../index";
 import { heapReserve, unitsFreeCount, unitsOwned, slabOf } from "../pages";
 import {
   poolAlloc, poolFree, poolFreeMany, poolAllocMany, poolSetMax, lookup, gErrDetail, gErrPtr,
+  poolFreeUnchecked, poolFreeManyUnchecked,
 } from "../slab";
 import {
   at, put, u32of, u64of, minGap, fillObj, checkObj, Counters, checkInvariants,
@@ -466,6 +468,119 @@ describe("bulk: poolAllocMany / poolFreeMany", () => {
     expect<u64>(u64of(pool, P_FAILURES)).toBe(snap!.failures + 1);
     expect<u32>(poolFreeMany(pool, A, 250)).toBe(E_OK);
     poolSetMax(pool, 0xFFFFFFFF);
+  });
+});
+
+// poolFreeMany checks and pushes each entry in one pass and settles slab lists at the end; on an
+// error it pops what it pushed. These lists hop between slabs (A B A), end in a slab that was
+// full, and empty whole slabs, with the bad entry placed after several runs.
+const SLABS_MAX: u32 = 8;
+const TOPS = heapReserve(<usize>SLABS_MAX << 2);
+let cap: u32 = 0;
+/** The free tops of the (up to 8) slabs holding A[0 .. 8*cap), in slab order. */
+function saveTops(): void {
+  for (let k: u32 = 0; k < SLABS_MAX; k++) put(TOPS, k, load<u32>(slabOf(at(A, k * cap)) + SL_FREE_TOP));
+}
+function sameTops(): bool {
+  for (let k: u32 = 0; k < SLABS_MAX; k++) if (load<u32>(slabOf(at(A, k * cap)) + SL_FREE_TOP) != at(TOPS, k)) return false;
+  return true;
+}
+/** B = A[from .. from+n) (object k of slab s is A[s*cap + k] after a fresh poolAllocMany). */
+function take(dst: u32, from: u32, n: u32): u32 {
+  for (let i: u32 = 0; i < n; i++) put(B, dst + i, at(A, from + i));
+  return dst + n;
+}
+
+describe("bulk free in one pass: runs across slabs, undo, list changes", () => {
+  beforeAll(() => {
+    resetAll();
+    pool = slabPoolCreate(64, 0x4e555242, 0xFFFFFFFF);
+    other = slabPoolCreate(64, 0x4e555243, 0xFFFFFFFF);
+    cap = u32of(pool, P_CAP);
+  });
+
+  it("fills 8 slabs; every slab but the current is full and on no list", () => {
+    expect<u32>(poolAllocMany(pool, A, SLABS_MAX * cap)).toBe(SLABS_MAX * cap);
+    expect<u32>(u32of(pool, P_SLAB_COUNT)).toBe(SLABS_MAX);
+    for (let k: u32 = 0; k < SLABS_MAX; k++) expect<usize>(slabOf(at(A, k * cap))).toBe(slabOf(at(A, k * cap + cap - 1)));
+    expect<u32>(checkInvariants(pool)).toBe(0);
+  });
+
+  it("a bad entry after runs in slabs 0, 1, 0 and 2 undoes every push", () => {
+    let n = take(0, 0, 10);
+    n = take(n, cap, 10);
+    n = take(n, 10, 10);
+    n = take(n, 2 * cap, cap); // slab 2 entirely: it would go from full to empty
+    let foreign = poolAlloc(other);
+    for (let bad: u32 = 0; bad < 5; bad++) {
+      let e: u32 = E_OK;
+      if (bad == 0) { put(B, n, at(B, 15)); e = E_DUPLICATE; }                 // twice, in slab 1
+      else if (bad == 1) { put(B, n, <u32>foreign); e = E_WRONG_POOL; }         // another pool's object
+      else if (bad == 2) { put(B, n, 8); e = E_NOT_OURS; }                      // no slab at all
+      else if (bad == 3) { put(B, n, at(A, 3 * cap) + 4); e = E_MISALIGNED; }  // inside an object
+      else { put(B, n, at(B, n - 1)); e = E_DUPLICATE; }                        // the last one again
+      saveTops();
+      snap = new Counters(pool);
+      expect<u32>(poolFreeMany(pool, B, n + 1)).toBe(e);
+      expect<u32>(gErrDetail).toBe(n);
+      expect<u32>(<u32>gErrPtr).toBe(at(B, n));
+      expect<bool>(sameTops()).toBe(true);
+      expect<bool>(snap!.same(pool)).toBe(true);
+      expect<u32>(checkInvariants(pool)).toBe(0);
+      expect<u32>(lookupMismatches(B, n, K_SLAB_OBJ, E_OK)).toBe(0);
+    }
+    expect<u32>(poolFree(other, foreign)).toBe(E_OK);
+  });
+
+  it("a freed object (not a duplicate in the list) is E_NOT_ALLOCATED, with the same undo", () => {
+    let lone = at(A, 5 * cap + 7);
+    expect<u32>(poolFree(pool, lone)).toBe(E_OK);
+    let n = take(0, 4 * cap, 50);
+    put(B, n, lone);
+    saveTops();
+    snap = new Counters(pool);
+    expect<u32>(poolFreeMany(pool, B, n + 1)).toBe(E_NOT_ALLOCATED);
+    expect<bool>(sameTops()).toBe(true);
+    expect<bool>(snap!.same(pool)).toBe(true);
+    expect<u32>(checkInvariants(pool)).toBe(0);
+    expect<usize>(poolAlloc(pool)).toBe(lone); // LIFO: the only free slot of a full slab
+  });
+
+  it("the same list without the bad entry frees: full slabs are listed, an emptied one is spared", () => {
+    let n = take(0, 0, 10);
+    n = take(n, cap, 10);
+    n = take(n, 10, 10);
+    n = take(n, 2 * cap, cap);
+    let emptied = slabOf(at(A, 2 * cap));
+    let out = outstanding(pool);
+    expect<u32>(u32of(pool, P_SPARE)).toBe(0);
+    expect<u32>(poolFreeMany(pool, B, n)).toBe(E_OK);
+    expect<u32>(outstanding(pool)).toBe(out - n);
+    expect<u32>(load<u32>(slabOf(at(A, 0)) + SL_FREE_TOP)).toBe(20);
+    expect<u32>(load<u32>(slabOf(at(A, cap)) + SL_FREE_TOP)).toBe(10);
+    expect<usize>(<usize>u32of(pool, P_SPARE)).toBe(emptied);
+    expect<u32>(checkInvariants(pool)).toBe(0);
+  });
+
+  it("emptying two more slabs in one call keeps one spare and releases the other", () => {
+    let slabs = u32of(pool, P_SLAB_COUNT);
+    let n = take(0, 3 * cap, cap);
+    n = take(n, 4 * cap, cap);
+    expect<u32>(poolFreeMany(pool, B, n)).toBe(E_OK);
+    expect<u32>(u32of(pool, P_SLAB_COUNT)).toBe(slabs - 2); // the old spare stays; both new empties go
+    expect<u32>(checkInvariants(pool)).toBe(0);
+  });
+
+  it("unchecked frees keep the same invariants (valid input)", () => {
+    let n = take(0, 6 * cap, 30);
+    expect<u32>(poolFreeManyUnchecked(pool, B, n)).toBe(E_OK);
+    expect<u32>(poolFreeUnchecked(pool, at(A, 6 * cap + 40))).toBe(E_OK);
+    expect<u32>(checkInvariants(pool)).toBe(0);
+    put(B, 0, 8);
+    snap = new Counters(pool);
+    expect<u32>(poolFreeManyUnchecked(pool, B, 1)).toBe(E_NOT_OURS); // outside every slab: refused
+    expect<u32>(poolFreeUnchecked(pool, 8)).toBe(E_NOT_OURS);
+    expect<bool>(snap!.same(pool)).toBe(true);
   });
 });
 
