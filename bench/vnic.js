@@ -10,11 +10,16 @@
  *
  * The sender reuses BURST preallocated NBLs (frames written once), as a driver with a
  * preallocated send ring does; the receiver checks each burst's count and returns at once.
+ *
+ * Each loopback's protocol binds only its own two adapters (it declines the others with
+ * NDIS_STATUS_NOT_SUPPORTED): with two loopbacks in one runtime, a protocol bound to every
+ * adapter would receive the other loopback's frames too, and each frame would be indicated to
+ * two bindings.
  */
 import {
   NDIS_OBJECT_TYPE_DEFAULT, NDIS_OBJECT_TYPE_PROTOCOL_DRIVER_CHARACTERISTICS, NDIS_OBJECT_TYPE_OPEN_PARAMETERS,
   NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1, NDIS_SIZEOF_NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1,
-  NormalPagePriority, POOL_TAG,
+  NormalPagePriority, POOL_TAG, NDIS_STATUS_NOT_SUPPORTED,
 } from '../build/ts/index.js';
 
 /**
@@ -27,10 +32,12 @@ export function makeLoopback(rt, frameSize, burst = 64) {
   const proto = { value: 0 };
   let received = 0;
   let completed = 0;
+  const names = [`bench${frameSize}-0`, `bench${frameSize}-1`];
   rt.NdisRegisterProtocolDriver(0, {
     Header: { Type: NDIS_OBJECT_TYPE_PROTOCOL_DRIVER_CHARACTERISTICS, Revision: 1, Size: 64 },
     MajorNdisVersion: 6, MinorNdisVersion: 20, Name: 'BenchProt',
     BindAdapterHandlerEx(_c, bindContext, params) {
+      if (!names.includes(params.AdapterName)) return NDIS_STATUS_NOT_SUPPORTED; // another loopback's
       const out = { value: 0 };
       const ctx = bound.length;
       rt.NdisOpenAdapterEx(proto.value, ctx, { Header: { Type: NDIS_OBJECT_TYPE_OPEN_PARAMETERS, Revision: 1, Size: 36 }, AdapterName: params.AdapterName }, bindContext, out);
@@ -59,7 +66,8 @@ export function makeLoopback(rt, frameSize, burst = 64) {
   }, proto);
   const miniport = rt.registerVirtualMiniport({ tcbCount: 256, rcbCount: 256 });
   const hub = rt.createHub('bench hub');
-  const adapters = [rt.createAdapter(miniport, { name: 'bench0', hub }), rt.createAdapter(miniport, { name: 'bench1', hub })];
+  const adapters = names.map((name) => rt.createAdapter(miniport, { name, hub }));
+  if (bound.length !== 2) throw new Error(`the loopback protocol bound ${bound.length} adapters, not its 2`);
   const [tx, rx] = bound;
   for (let i = 0; i < burst; i++) {
     const nbl = rt.NdisAllocateNetBufferList(tx.pool, 0, 0);

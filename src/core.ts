@@ -4,6 +4,7 @@
  * codes into {@link NdisBugCheck}s. The NDIS mirror (src/ndis/*) and the idiomatic pool
  * (src/pool.ts) are built on this class; `NdisRuntime` (src/runtime.ts) is the public face.
  */
+import { U32Map } from './ndis/u32map.js';
 import { NdisBugCheck, BUGCODE_BAD_POOL_CALLER, badParam, ruleViolation, hexAddr, type RuleId } from './errors.js';
 import { E, KIND, POOL, ROOT, SLAB, TAG_SET, UNIT_SHIFT, PAGE_SIZE } from './ndis/layout.js';
 import { ROOT_WORKERS_OFFSET } from './shared.js';
@@ -638,7 +639,7 @@ export class RuntimeCore {
    * @internal NBLs the driver model handed to another driver (sent and not yet completed,
    * indicated and not yet returned): freeing one is OWN-1. The value says where it is.
    */
-  nblsAway = new Map<number, { readonly where: string }>();
+  nblsAway = new U32Map<{ readonly where: string }>();
 
   /** @internal u32 index of the runtime's memory-growth counter (root block + R_GROWS). */
   growsIdx: number;

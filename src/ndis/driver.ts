@@ -22,6 +22,7 @@
  * send within 30 s, and with sends pending completes one at least every 22 s, by `runtime.clock()`;
  * the deadlines are checked at every send, send completion, runDpcs(), pnp() and checkTimers().
  */
+import { U32Map, U32Set } from './u32map.js';
 import { RuntimeCore, isU32 } from '../core.js';
 import {
   NdisBugCheck, BUGCODE_NDIS_DRIVER, BUGCODE_DRIVER_VERIFIER_DETECTED_VIOLATION, NDIS_TIMED_DATA_SEND, NDIS_TIMED_DATA_HANG,
@@ -301,7 +302,7 @@ export interface AdapterRecord {
   filters: FilterModule[];
   bindings: Set<Binding>;
   /** NBLs the miniport was given to send and has not completed. */
-  atMiniport: Set<number>;
+  atMiniport: U32Set;
   /**
    * Verifier (TIME-SEND): when each NBL of `atMiniport` was given to the miniport (runtime.clock()
    * milliseconds), oldest first.
@@ -335,7 +336,7 @@ interface Binding {
   /** Sends on this binding not yet completed to it. */
   sends: number;
   /** Receive NBLs this binding holds (got, not yet returned). */
-  held: Set<number>;
+  held: U32Set;
   open: boolean;
 }
 
@@ -402,11 +403,24 @@ export function modelOf(rt: RuntimeCore): DriverModel {
 // -- helpers ------------------------------------------------------------------------------------
 
 /**
- * Where each NBL away from its owner is (one Flight object per send or indicate call, shared by
- * its NBLs). The runtime's map, so that NdisFreeNetBufferList can check OWN-1.
+ * Where each NBL away from its owner is (a Flight shared by every NBL of that origin, direction
+ * and adapter). The runtime's map, so that NdisFreeNetBufferList can check OWN-1.
  */
-function awayOf(rt: RuntimeCore): Map<number, Flight> {
-  return rt.nblsAway as Map<number, Flight>;
+function awayOf(rt: RuntimeCore): U32Map<Flight> {
+  return rt.nblsAway as U32Map<Flight>;
+}
+
+/** Flights made so far, per origin: a Flight is immutable, so one serves every call alike. */
+const flights = new WeakMap<Origin, Flight[]>();
+
+/** The Flight of `dir` from `origin` on `adapter` (made once, then reused). */
+function flightOf(dir: 'send' | 'recv', origin: Origin, adapter: AdapterRecord, resources = false): Flight {
+  let list = flights.get(origin);
+  if (!list) flights.set(origin, (list = []));
+  for (const f of list) if (f.dir === dir && f.adapter === adapter && f.resources === resources) return f;
+  const f = new Flight(dir, origin, adapter, resources);
+  list.push(f);
+  return f;
 }
 
 /**
@@ -641,24 +655,26 @@ function completeUp(rt: RuntimeCore, a: AdapterRecord, level: number, nbls: numb
   const first = away.get(nbls[0]!)!.origin as Binding;
   let one = true;
   for (const n of nbls) if (away.get(n)!.origin !== first) { one = false; break; }
+  if (one) return completeTo(rt, first, nbls, flags);
   const byBinding = new Map<Binding, number[]>();
-  if (one) byBinding.set(first, nbls);
-  else {
-    for (const n of nbls) {
-      const b = away.get(n)!.origin as Binding;
-      let list = byBinding.get(b);
-      if (!list) byBinding.set(b, (list = []));
-      list.push(n);
-    }
+  for (const n of nbls) {
+    const b = away.get(n)!.origin as Binding;
+    let list = byBinding.get(b);
+    if (!list) byBinding.set(b, (list = []));
+    list.push(n);
   }
-  for (const [b, list] of byBinding) {
-    for (const n of list) {
-      away.delete(n);
-      forgetChain(rt, n);
-    }
-    b.sends -= list.length;
-    atDispatch(rt, (flags & 1) !== 0, () => (b.protocol.chars.SendNetBufferListsCompleteHandler as (c: number, n: number, f: number) => void)(b.context, link(rt, list), flags));
+  for (const [b, list] of byBinding) completeTo(rt, b, list, flags);
+}
+
+/** Completes `list` (sent on `b`) to its protocol: they are its own again. */
+function completeTo(rt: RuntimeCore, b: Binding, list: number[], flags: number): void {
+  const away = awayOf(rt);
+  for (const n of list) {
+    away.delete(n);
+    forgetChain(rt, n);
   }
+  b.sends -= list.length;
+  atDispatch(rt, (flags & 1) !== 0, () => (b.protocol.chars.SendNetBufferListsCompleteHandler as (c: number, n: number, f: number) => void)(b.context, link(rt, list), flags));
 }
 
 /** Indicates `nbls` upward from filter level `level` (-1: from the miniport). */
@@ -979,7 +995,7 @@ export function createAdapter(rt: RuntimeCore, NdisMiniportDriverHandle: number,
   if (h === 0) return null;
   const a: AdapterRecord = {
     type: 'adapter', handle: h, driver: d, name: options.name, mac, linkSpeed, options, state: 'initializing',
-    context: undefined, filters: [], bindings: new Set(), atMiniport: new Set(), sentAt: new Map(), hangRef: 0, indicated: 0,
+    context: undefined, filters: [], bindings: new Set(), atMiniport: new U32Set(), sentAt: new Map(), hangRef: 0, indicated: 0,
     pausePending: false, pauseEarly: false,
   };
   m.objects.set(h, a);
@@ -1158,7 +1174,7 @@ export const driverApi = {
     const away = awayOf(this);
     recordChains(this, nbls);
     if ((ReceiveFlags & NDIS_RECEIVE_FLAGS_RESOURCES) === 0) {
-      const f = new Flight('recv', a, a);
+      const f = flightOf('recv', a, a);
       for (const n of nbls) {
         away.set(n, f);
         setRefs(this, n, 0);
@@ -1167,7 +1183,7 @@ export const driverApi = {
       indicateUp(this, a, -1, nbls, PortNumber, ReceiveFlags);
     } else {
       // The NBLs stay the miniport's: mark them away only while the indication runs.
-      const f = new Flight('recv', a, a, true);
+      const f = flightOf('recv', a, a, true);
       for (const n of nbls) {
         away.set(n, f);
         setRefs(this, n, 0);
@@ -1237,7 +1253,7 @@ export const driverApi = {
     }
     const h = newHandle(this, ProtocolBindingContext);
     if (h === 0) return NDIS_STATUS_RESOURCES;
-    const b: Binding = { type: 'binding', handle: h, protocol: p, adapter: a, context: ProtocolBindingContext, sends: 0, held: new Set(), open: true };
+    const b: Binding = { type: 'binding', handle: h, protocol: p, adapter: a, context: ProtocolBindingContext, sends: 0, held: new U32Set(), open: true };
     modelOf(this).objects.set(h, b);
     p.bindings.add(b);
     a.bindings.add(b);
@@ -1278,7 +1294,7 @@ export const driverApi = {
     checkSendTimers(this, fn);
     recordChains(this, nbls);
     const away = awayOf(this);
-    const f = new Flight('send', b, b.adapter);
+    const f = flightOf('send', b, b.adapter);
     for (const n of nbls) {
       this.u32[(n + NBL.SourceHandle) >>> 2] = b.handle;
       away.set(n, f);
@@ -1424,7 +1440,7 @@ export const driverApi = {
     if (!isU32(SendFlags)) throw badParam(fn, 'SendFlags', SendFlags, 'flags (u32)');
     const nbls = chainArg(this, fn, NetBufferLists);
     const away = awayOf(this);
-    const own = new Flight('send', f, f.adapter);
+    const own = flightOf('send', f, f.adapter);
     nbls.forEach((n, i) => {
       const fl = away.get(n);
       if (fl) {
@@ -1493,7 +1509,7 @@ export const driverApi = {
     const away = awayOf(this);
     const a = f.adapter;
     if (f.state !== 'running') throw ruleViolation(fn, 'NdisFilterHandle', 'DRV-2', `${describe(f)} is ${f.state}: filters indicate only while running`, f.handle);
-    const own = new Flight('recv', f, a);
+    const own = flightOf('recv', f, a);
     nbls.forEach((n, i) => {
       const fl = away.get(n);
       if (fl) {
@@ -1509,7 +1525,7 @@ export const driverApi = {
     });
     const resources = (ReceiveFlags & NDIS_RECEIVE_FLAGS_RESOURCES) !== 0;
     const mine = nbls.filter((n) => !away.has(n));
-    const mark = resources ? new Flight('recv', f, a, true) : own;
+    const mark = resources ? flightOf('recv', f, a, true) : own;
     recordChains(this, mine);
     for (const n of mine) {
       away.set(n, mark);
