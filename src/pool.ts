@@ -100,6 +100,12 @@ export class SlabPool {
   readonly #wcFree: (cache: number, ptr: number) => number;
   /** acquire() calls waiting for a slot, oldest first (null: none ever waited). */
   #waiters: Waiter[] | null = null;
+  /**
+   * The handle while this pool takes the plain path (a checked pointer pool without a worker
+   * cache), else 0; 0 too once destroyed. alloc() and free() test this one field (and the
+   * epoch) before their one Wasm call; everything else takes the general path.
+   */
+  #plain = 0;
   readonly #maxWaiters: number;
 
   /** @internal use runtime.createSlabPool */
@@ -122,6 +128,7 @@ export class SlabPool {
     this.#wcAlloc = raw.wcAlloc;
     this.#wcFree = raw.wcFree;
     this.handle = handle;
+    this.#plain = !generational && cache === 0 && checked ? handle : 0;
     this.objectSize = objectSize;
     this.tag = tag;
   }
@@ -150,6 +157,13 @@ export class SlabPool {
    *   the runtime's memory budget is reached.
    */
   alloc(): number {
+    const h = this.#plain;
+    if (h !== 0 && this.#epoch === this.#rt.epoch) return this.#spAlloc(h) >>> 0;
+    return this.#allocOther();
+  }
+
+  /** alloc() off the plain path: a dead pool, a worker cache, a generational or unchecked pool. */
+  #allocOther(): number {
     const h = this.handle;
     if (h === 0 || this.#epoch !== this.#rt.epoch) this.#dead('alloc');
     if (this.#cache !== 0) return this.#allocShared('alloc');
@@ -189,6 +203,7 @@ export class SlabPool {
     if (this.#cache > 0) this.#rt.wasm.cacheClose(this.#cache);
     this.#cache = 0;
     this.handle = 0;
+    this.#plain = 0;
     throw new NdisBugCheck(`SlabPool.${fn}`, undefined, 'ALT-POOL', 0xc2, [0x07, 0, 0, h], 'the pool was destroyed (by another worker)');
   }
 
@@ -215,6 +230,18 @@ export class SlabPool {
    *   changes then.
    */
   free(ptr: number): void {
+    const h = this.#plain;
+    if (h !== 0 && this.#epoch === this.#rt.epoch && typeof ptr === 'number' && ptr >>> 0 === ptr) {
+      const e = this.#spFree(h, ptr);
+      if (e !== E.OK) throw this.#freeFail('SlabPool.free', e >>> 0, 'ptr', ptr);
+      if (this.#waiters !== null && this.#waiters.length !== 0) this.#handOver();
+      return;
+    }
+    this.#freeOther(ptr);
+  }
+
+  /** free() off the plain path (or of a bad argument): as free() says. */
+  #freeOther(ptr: number): void {
     const h = this.handle;
     if (h === 0 || this.#epoch !== this.#rt.epoch) this.#dead('free');
     if (!this.checked) return this.#freeUnchecked(h, ptr);
@@ -536,6 +563,7 @@ export class SlabPool {
     if (this.#cache > 0) this.#rt.wasm.cacheClose(this.#cache); // dead now: free this worker's block
     this.#cache = 0;
     this.handle = 0;
+    this.#plain = 0;
     // Waiters cannot be served any more.
     for (const w of this.#waiters?.splice(0) ?? []) {
       w.settle();
