@@ -28,6 +28,7 @@ export {
   resetAll, protocolRegister, protocolDeregister, protocolCharsId, ownedPools,
   memoryAllocate, memoryFree, genericAllocate, genericFree, mdlAllocate, mdlFree, mdlCheck,
   nbPoolCreate, nbPoolFree, nbAllocate, nbAllocateMdlAndData, nbFree, nbPool, nbCheck,
+  nbAllocateMdlAndDataMany, nbFreeMany,
   nbAdjustCurrent, chainCheck, rangeCheck, slabPoolCreate, slabPoolDestroy, classSize, sizeClass,
 } from "./netbuf";
 export {

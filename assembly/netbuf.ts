@@ -8,6 +8,7 @@ import { genRelease } from "./gentable";
 import { quarantineReset, quarantinePool } from "./slab";
 import {
   E_OK, E_NOT_OURS, E_WRONG_KIND, E_NOT_ALLOCATED, ARG_SHIFT, SL_POOL, P_REQ_SIZE,
+  SL_STATE, ST_FREEING, ST_ALLOCATED, E_DUPLICATE,
   E_POOL4, E_NB_ARGS, E_NB_RANGE, E_POOL5, E_POOL6, E_WRONG_TAG, E_MDL_LOOP, E_BAD_RANGE,
   K_NB_POOL, K_SLAB_POOL, K_MEM_POOL, K_TAG_SET, K_PROTOCOL, K_NB, K_SLAB_OBJ, K_MEMORY, K_GENERIC, K_MDL,
   K_NBL_POOL, K_NBL, ROOT_NBL_POOLS, E_NBL_FREE1, K_PACKET_POOL, K_BUFFER_POOL, ROOT_PACKET_POOLS,
@@ -31,7 +32,7 @@ import { rootU32, rootSetU32, R_TAG_SETS, R_SERIAL, R_ROOTS, R_FAULT, unitsReset
 import { preallocNb, nbLive, embeddedMdl, freeRetreatMdls, chainedTo } from "./embedded";
 import {
   poolInit, poolAlloc, poolAllocSlow, poolRelease, lookup, lookedUpPool, lookedUpAux,
-  freeLookedUp, containing, root, pU32, pSet, sU32, gErrPtr, gErrDetail,
+  freeLookedUp, containing, root, pU32, pSet, sU32, gErrPtr, gErrDetail, poolAllocMany, setState, indexIn, gSlab, gIdx, poolReleaseChecked,
 } from "./slab";
 
 /** NDIS_OBJECT_TYPE_DEFAULT: the Type written into NDIS_GENERIC_OBJECT headers (see README). */
@@ -571,6 +572,77 @@ export function nbFree(nb: usize): u32 {
     lookup(nb, K_NB);
   }
   freeLookedUp();
+  return E_OK;
+}
+
+/** An error of the bulk NB calls: the high bit set, so that it differs from any count. */
+// @ts-ignore: decorator
+@inline export const BULK_ERR: u32 = 0x80000000;
+
+/**
+ * Bulk NdisAllocateNetBufferMdlAndData: up to `n` NBs of pool `h` into the u32 array at `out`,
+ * each initialised as NdisAllocateNetBufferMdlAndData does. Returns how many (fewer only at
+ * exhaustion), or BULK_ERR | the error for a bad pool handle (nothing allocated then).
+ */
+export function nbAllocateMdlAndDataMany(h: usize, out: usize, n: u32): u32 {
+  let e = nbPoolCheck(h, 0);
+  if (e != E_OK) return BULK_ERR | e;
+  let dataSize = pU32(h, P_USER0);
+  if (dataSize == 0) return BULK_ERR | E_POOL4;
+  let got = poolAllocMany(h, out, n);
+  for (let i: u32 = 0; i < got; i++) nbInitPreallocated(<usize>load<u32>(out + (<usize>i << 2)), h, dataSize);
+  return got;
+}
+
+/**
+ * Bulk NdisFreeNetBuffer of the `n` NBs listed at `ptrs`, all or nothing: every entry is checked
+ * as NdisFreeNetBuffer checks it, and a duplicate in the list is an error too. On an error
+ * nothing is freed, gErrDetail holds the entry's index and the error (as nbFree returns it) is
+ * returned. With `commit` 0 the entries are only checked.
+ */
+export function nbFreeMany(ptrs: usize, n: u32, commit: u32): u32 {
+  let i: u32 = 0;
+  let err: u32 = E_OK;
+  for (; i < n; i++) {
+    let nb = <usize>load<u32>(ptrs + (<usize>i << 2));
+    let e = lookup(nb, K_NB);
+    if (e == E_OK) {
+      store<u8>(gSlab + SL_STATE + gIdx, ST_FREEING); // a second entry for it is then a duplicate
+      continue;
+    }
+    if (e == E_WRONG_KIND) {
+      let e2 = preallocNb(nb);
+      if (e2 == E_OK) { err = E_NBL_FREE1; break; }
+      if (e2 == E_NOT_ALLOCATED) e = E_NOT_ALLOCATED;
+    } else if (e == E_NOT_ALLOCATED) {
+      let slab = slabOf(nb); // lookup got as far as the state byte: an object start of this slab
+      if (load<u8>(slab + SL_STATE + indexIn(slab, nb)) == ST_FREEING) e = E_DUPLICATE;
+    }
+    err = argErr(0, e);
+    break;
+  }
+  // Back to ALLOCATED: all of them on an error or a check, the freed ones one by one below.
+  if (err != E_OK || commit == 0) {
+    for (let j: u32 = 0; j < i; j++) setState(<usize>load<u32>(ptrs + (<usize>j << 2)), ST_ALLOCATED);
+    if (err != E_OK) {
+      gErrPtr = <usize>load<u32>(ptrs + (<usize>i << 2));
+      gErrDetail = i;
+    }
+    return err;
+  }
+  // As nbFree: MDLs a retreat put in front go with the NB (DESIGN decision 21).
+  for (let j: u32 = 0; j < n; j++) {
+    let nb = <usize>load<u32>(ptrs + (<usize>j << 2));
+    if (<usize>load<u32>(nb + NB_MDL_CHAIN) != nb + MDAT_MDL) freeRetreatMdls(nb);
+  }
+  // Then the NBs, a run of entries of one pool at a time.
+  for (let j: u32 = 0; j < n; ) {
+    let pool = <usize>sU32(slabOf(<usize>load<u32>(ptrs + (<usize>j << 2))), SL_POOL);
+    let k = j + 1;
+    while (k < n && <usize>sU32(slabOf(<usize>load<u32>(ptrs + (<usize>k << 2))), SL_POOL) == pool) k++;
+    poolReleaseChecked(pool, ptrs + (<usize>j << 2), k - j);
+    j = k;
+  }
   return E_OK;
 }
 

@@ -526,6 +526,26 @@ export function freeLookedUp(): void {
   freeAt(gSlab, gIdx);
 }
 
+/**
+ * Frees the `n` objects listed at `ptrs`, allocated objects of `pool` checked by the caller (in
+ * any state byte: it is rewritten). Ordinary pools push them run by run and count once; a
+ * quarantining or large-object pool frees them one by one.
+ */
+export function poolReleaseChecked(pool: usize, ptrs: usize, n: u32): void {
+  if (pU32(pool, P_FLAGS) & (PF_QUAR | PF_LARGE)) {
+    for (let j: u32 = 0; j < n; j++) {
+      let p = <usize>load<u32>(ptrs + (<usize>j << 2));
+      let slab = slabOf(p);
+      freeAt(slab, indexIn(slab, p));
+    }
+    return;
+  }
+  pushMany(pool, ptrs, n);
+  pSet(pool, P_OUTSTANDING, pU32(pool, P_OUTSTANDING) - n);
+  store<u64>(pool + P_FREES, load<u64>(pool + P_FREES) + n);
+  store<u64>(pool + P_BYTES, load<u64>(pool + P_BYTES) - <u64>n * pU32(pool, P_OBJ_SIZE));
+}
+
 // @ts-ignore: decorator
 @inline function freeAt(slab: usize, idx: u32): void {
   let pool = <usize>sU32(slab, SL_POOL);
@@ -879,7 +899,7 @@ function bytesOf(ptrs: usize, n: u32): u64 {
 
 /** Index of the object at `p` (a valid object start) in `slab`. */
 // @ts-ignore: decorator
-@inline function indexIn(slab: usize, p: usize): u32 {
+@inline export function indexIn(slab: usize, p: usize): u32 {
   let off = <u32>(p - <usize>sU32(slab, SL_OBJ_START));
   return <u32>((<u64>off * load<u64>(slab + SL_MAGIC)) >> MAGIC_SHIFT);
 }

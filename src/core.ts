@@ -69,6 +69,8 @@ export interface WasmExports {
   nbAllocate(h: number, mdl: number, off: number, len: number): number;
   nbAllocateMdlAndData(h: number): number;
   nbFree(nb: number): number;
+  nbAllocateMdlAndDataMany(h: number, out: number, n: number): number;
+  nbFreeMany(ptrs: number, n: number, commit: number): number;
   nbPool(nb: number): number;
   nbCheck(nb: number): number;
   nbAdjustCurrent(nb: number): void;

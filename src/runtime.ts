@@ -9,7 +9,7 @@ import {
 import { NdisBugCheck, badParam, ruleViolation } from './errors.js';
 import { canBlock, runtimeLock, workerState, type WorkerState, type SharedRuntimeDescriptor } from './shared.js';
 import { handleApi, type HandleApi } from './ndis/handles.js';
-import { netBufferApi, type NetBufferApi } from './ndis/netbuf.js';
+import { netBufferApi, nbBulkApi, type NetBufferApi, type NbBulkApi } from './ndis/netbuf.js';
 import { netBufferListApi, nblChainApi, type NetBufferListApi, type NblChainApi } from './ndis/nbl.js';
 import { dataSpaceApi, type DataSpaceApi } from './ndis/dataspace.js';
 import { packetApi, packetPoolInfoApi, type PacketApi, type PacketPoolInfoApi } from './ndis/packet.js';
@@ -189,14 +189,14 @@ export class NdisRuntime extends RuntimeCore {
 }
 
 // Every NDIS function is a method of NdisRuntime with the same name and parameters.
-export interface NdisRuntime extends HandleApi, NetBufferApi, NetBufferListApi, NblChainApi, DataSpaceApi, PacketApi, PacketPoolInfoApi, DriverApi, IrqlApi {}
-Object.assign(NdisRuntime.prototype, handleApi, netBufferApi, netBufferListApi, nblChainApi, dataSpaceApi, packetApi, packetPoolInfoApi, driverApi, irqlApi);
+export interface NdisRuntime extends HandleApi, NetBufferApi, NbBulkApi, NetBufferListApi, NblChainApi, DataSpaceApi, PacketApi, PacketPoolInfoApi, DriverApi, IrqlApi {}
+Object.assign(NdisRuntime.prototype, handleApi, netBufferApi, nbBulkApi, netBufferListApi, nblChainApi, dataSpaceApi, packetApi, packetPoolInfoApi, driverApi, irqlApi);
 
 /** Names of the NDIS functions that are methods of NdisRuntime. */
 export const NDIS_FUNCTIONS = [...Object.keys(handleApi), ...Object.keys(netBufferApi), ...Object.keys(netBufferListApi), ...Object.keys(dataSpaceApi), ...Object.keys(packetApi), ...Object.keys(driverApi), ...Object.keys(irqlApi)] as const;
 
 /** Methods the verifier wraps: every NDIS function and the chain helpers. */
-const VERIFIED = [...NDIS_FUNCTIONS, ...Object.keys(nblChainApi), ...Object.keys(packetPoolInfoApi)];
+const VERIFIED = [...NDIS_FUNCTIONS, ...Object.keys(nblChainApi), ...Object.keys(nbBulkApi), ...Object.keys(packetPoolInfoApi)];
 
 /** Turns verifier mode on for a new runtime (quarantine length from the options). */
 function verify(rt: NdisRuntime, options: RuntimeOptions | undefined): NdisRuntime {

@@ -104,7 +104,7 @@ const HANDLE_RELEASES: Record<string, number> = {
 
 /** IRQL rules: [rule, highest IRQL allowed, exact (the Dpr calls need exactly DISPATCH)]. */
 type IrqlRule = [keyof typeof RULE_P1, number, boolean];
-const NB_FUNCS = /^(NET_BUFFER|NdisAllocateNetBuffer|NdisFreeNetBuffer|NdisRetreat|NdisAdvance|NdisGetDataBuffer|NdisCopyFromNetBuffer|NdisQueryNetBuffer|NdisGetPoolFromNetBuffer|NdisAllocateMdl|NdisFreeMdl|NDIS_MDL|MmGet|NdisAllocateNetBufferListContext|NdisFreeNetBufferListContext|freeNetBufferListChain|countNet)/;
+const NB_FUNCS = /^(NET_BUFFER|NdisAllocateNetBuffer|NdisFreeNetBuffer|NdisRetreat|NdisAdvance|NdisGetDataBuffer|NdisCopyFromNetBuffer|NdisQueryNetBuffer|NdisGetPoolFromNetBuffer|NdisAllocateMdl|NdisFreeMdl|NDIS_MDL|MmGet|NdisAllocateNetBufferListContext|NdisFreeNetBufferListContext|freeNetBufferListChain|countNet|allocateNetBuffers|freeNetBuffers)/;
 const IRQL_ANY = new Set(['NdisAdjustNetBufferCurrentMdl', 'NdisGetNetBufferListProtocolId', 'NdisSetNetBufferListProtocolId']);
 const NDIS5 = /^(NdisAllocatePacket|NdisFreePacket|NdisAllocateBuffer|NdisFreeBuffer|NdisChainBuffer|NdisUnchainBuffer|NdisQueryPacket|NdisReinitializePacket|NdisPacketPoolUsage|NdisDpr|NdisGetPoolFromPacket|NdisSetPacketPoolProtocolId|NDIS_|NdisQueryBuffer|NdisGetNextBuffer)/;
 const LOCK5 = new Set(['NdisAllocatePacketPool', 'NdisAllocatePacketPoolEx', 'NdisFreePacketPool', 'NdisAllocateBufferPool', 'NdisFreePacket']);
@@ -378,7 +378,11 @@ export function installVerifier(rt: RuntimeCore, functions: readonly string[], q
       // Objects a free will release, read before the call.
       let freeing: number[] | null = null;
       if (freeArg !== undefined) freeing = [args[freeArg] as number];
-      else if (name === 'freeNetBufferListChain' && typeof args[0] === 'number') {
+      else if (name === 'freeNetBuffers' && args[0] instanceof Uint32Array) {
+        const list = args[0];
+        const n = args[1] ?? list.length;
+        freeing = typeof n === 'number' && n >= 0 && n <= list.length ? [...list.subarray(0, n)] : [];
+      } else if (name === 'freeNetBufferListChain' && typeof args[0] === 'number') {
         freeing = [];
         rt.sync();
         for (let p = args[0] as number, i = 0; p !== 0 && i < 1 << 20; p = rt.rd32(p + NBL.Next), i++) {
@@ -386,7 +390,8 @@ export function installVerifier(rt: RuntimeCore, functions: readonly string[], q
           freeing.push(p);
         }
       }
-      const site = alloc || freeing ? Verifier.site(name) : null;
+      const bulkAlloc = name === 'allocateNetBuffersMdlAndData';
+      const site = alloc || freeing || bulkAlloc ? Verifier.site(name) : null;
       let result: unknown;
       try {
         result = plain.apply(this, args);
@@ -407,6 +412,9 @@ export function installVerifier(rt: RuntimeCore, functions: readonly string[], q
         if (addr) v.allocated(addr >>> 0, { site: site!, pool: alloc.pool !== undefined ? (args[alloc.pool] as number) : 0, owner: alloc.owner !== undefined ? (args[alloc.owner] as number) : 0 });
       } else if (freeing) {
         for (const a of freeing) v.released(a >>> 0, site!);
+      } else if (bulkAlloc) {
+        const out = args[1] as Uint32Array;
+        for (let i = 0; i < (result as number); i++) v.allocated(out[i]! >>> 0, { site: site!, pool: args[0] as number, owner: 0 });
       }
       return result;
     };

@@ -13,7 +13,7 @@ import {
 import { E, KIND, NB } from './layout.js';
 import { checkMdl, u16Arg, u32Arg } from './handles.js';
 import type { WorkerState } from '../shared.js';
-import { WORKER_CACHE_SIZE } from '../pool.js';
+import { WORKER_CACHE_SIZE, batchAddressOf } from '../pool.js';
 
 /**
  * @internal Checks an NDIS_OBJECT_HEADER against the revisions of a parameter struct (HDR-1):
@@ -306,3 +306,77 @@ export const netBufferApi = {
 };
 
 export type NetBufferApi = typeof netBufferApi;
+
+/**
+ * Bulk NET_BUFFER calls (idiomatic names: NDIS has no bulk NET_BUFFER call). One Wasm call each
+ * in a single-worker runtime.
+ */
+export const nbBulkApi = {
+  /**
+   * Bulk form of NdisAllocateNetBufferMdlAndData (an ndis-pool extension: NDIS has no bulk
+   * NET_BUFFER call): up to `count` (default `out.length`) NBs, each with its MDL and data, into
+   * `out` in one boundary crossing (zero-copy when `out` comes from `runtime.u32Batch`).
+   * @returns how many were allocated: fewer only when memory runs out, as the single call
+   *   returns NULL.
+   * @throws NdisBugCheck as NdisAllocateNetBufferMdlAndData for a bad pool handle (POOL-4 on a
+   *   pool with DataSize 0), PARAM for `out` or `count`; nothing is allocated then.
+   */
+  allocateNetBuffersMdlAndData(this: RuntimeCore, PoolHandle: NDIS_HANDLE, out: Uint32Array, count?: number): number {
+    const fn = 'allocateNetBuffersMdlAndData';
+    checkPoolHandleArg(fn, PoolHandle);
+    if (!(out instanceof Uint32Array)) throw badParam(fn, 'out', out, 'a Uint32Array');
+    const n = count ?? out.length;
+    if (!isU32(n) || n > out.length) throw badParam(fn, 'count', n, `an integer in [0, ${out.length}]`);
+    const direct = batchAddressOf(this, out, fn, 'out');
+    if (this.worker !== null) {
+      // Multi-worker runtime: through this worker's cache, one at a time (the pool is checked by
+      // the first call, before anything is allocated).
+      let i = 0;
+      for (; i < n; i++) {
+        const nb = netBufferApi.NdisAllocateNetBufferMdlAndData.call(this, PoolHandle) as number;
+        if (nb === 0) break;
+        out[i] = nb;
+      }
+      return i;
+    }
+    const addr = direct || this.scratchU32(n);
+    if (!addr) throw new RangeError(`${fn}: no memory for a ${n}-entry scratch list; pass an array from runtime.u32Batch`);
+    const r = this.wasm.nbAllocateMdlAndDataMany(PoolHandle, addr, n) >>> 0;
+    if (r >= 0x80000000) throw this.fail(fn, r & 0x7fffffff, ['PoolHandle'], [PoolHandle], POOL_EXPECTED);
+    if (!direct) {
+      this.sync();
+      out.set(this.u32.subarray(addr >>> 2, (addr >>> 2) + r));
+    }
+    return r;
+  },
+
+  /**
+   * Bulk form of NdisFreeNetBuffer (an ndis-pool extension): frees `count` (default all) of
+   * `nbs` in one boundary crossing. All or nothing: every entry is checked as NdisFreeNetBuffer
+   * checks it, a duplicate in the list included; on a bad one nothing is freed.
+   * @throws NdisBugCheck naming the first bad entry (`nbs[i]`), as NdisFreeNetBuffer would.
+   */
+  freeNetBuffers(this: RuntimeCore, nbs: Uint32Array, count?: number): void {
+    const fn = 'freeNetBuffers';
+    if (!(nbs instanceof Uint32Array)) throw badParam(fn, 'nbs', nbs, 'a Uint32Array');
+    const n = count ?? nbs.length;
+    if (!isU32(n) || n > nbs.length) throw badParam(fn, 'count', n, `an integer in [0, ${nbs.length}]`);
+    let addr = batchAddressOf(this, nbs, fn, 'nbs');
+    if (!addr) {
+      addr = this.scratchU32(n);
+      if (!addr) throw new RangeError(`${fn}: no memory for a ${n}-entry scratch list; pass an array from runtime.u32Batch`);
+      this.sync();
+      this.u32.set(nbs.subarray(0, n), addr >>> 2);
+    }
+    // A multi-worker runtime checks them all here, then frees each through this worker's cache.
+    const w = this.worker;
+    const e = this.wasm.nbFreeMany(addr, n, w === null ? 1 : 0) >>> 0;
+    if (e !== E.OK) {
+      const i = this.wasm.errDetail() >>> 0;
+      throw this.fail(fn, e, [`nbs[${i}]`], [nbs[i]!], 'a NET_BUFFER', 'ALT-NB');
+    }
+    if (w !== null) for (let i = 0; i < n; i++) netBufferApi.NdisFreeNetBuffer.call(this, nbs[i]! as PNET_BUFFER);
+  },
+};
+
+export type NbBulkApi = typeof nbBulkApi;
