@@ -51,7 +51,7 @@ import { gPkResult } from "./packet";
 export { genEnable, genAlloc, genFree, genPtr, genAllocMany, genFreeMany, genNextLive, genTable } from "./gentable";
 export {
   hubCreate, hubCheck, hubDestroy, nicCreate, nicCheck, nicHeld, nicDestroy, nicAttach, nicDetach,
-  nicSetReady, nicPostRecv, nicSend, nicTakeImmediate, hubDpc, nicTakeDone, nicTakeRx, nicStop, nicUnpostRecv, nicCancel,
+  nicSetReady, nicPostRecv, nicPostRecvChain, nicSend, nicTakeImmediate, hubDpc, nicTakeDone, nicTakeRx, nicStop, nicUnpostRecv, nicCancel,
 } from "./nic";
 export { ringCreate, ringCheck, ringDestroy, ringBase, ringEnqueue, ringDequeue, ringBenchLoop } from "./ring";
 /** Result of the last packet call (an unchained buffer). */

@@ -317,6 +317,27 @@ export function nicPostRecv(n: usize, nbl: usize): u32 {
   return E_OK;
 }
 
+/**
+ * Posts every NBL of the Next-linked chain at `head`, in order, as nicPostRecv would (one call
+ * for a whole MiniportReturnNetBufferLists). Returns how many, or 0x80000000 | the error of the
+ * first NBL that could not be posted; those before it stay posted, and their number is left in
+ * gErrDetail.
+ */
+export function nicPostRecvChain(n: usize, head: usize): u32 {
+  let posted: u32 = 0;
+  for (let p = head; p != 0; ) {
+    let next = <usize>load<u32>(p + NBL_NEXT);
+    let e = nicPostRecv(n, p);
+    if (e != E_OK) {
+      gErrDetail = posted;
+      return 0x80000000 | e;
+    }
+    posted++;
+    p = next;
+  }
+  return posted;
+}
+
 /** Appends `nbl` to the send-complete chain. */
 function complete(n: usize, nbl: usize): void {
   chainAppend(n, N_DONE_HEAD, nbl);

@@ -161,6 +161,7 @@ export interface WasmExports {
   nicDetach(n: number): number;
   nicSetReady(n: number, ready: number): number;
   nicPostRecv(n: number, nbl: number): number;
+  nicPostRecvChain(n: number, head: number): number;
   nicSend(n: number, head: number): number;
   nicTakeImmediate(): number;
   hubDpc(h: number, budget: number): number;

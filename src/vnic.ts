@@ -330,14 +330,12 @@ export function registerVirtualMiniport(rtc: RuntimeCore, options: VirtualMinipo
     // MPReturnNetBufferLists: each returned NBL is an RCB again.
     ReturnNetBufferListsHandler(ctx: number, nbls: number): void {
       const v = get(ctx);
-      rt.sync();
-      for (let p = nbls; p !== 0; ) {
-        const next = rt.rd32(p + NBL.Next);
-        const e = rt.wasm.nicPostRecv(v.nic, p) >>> 0;
-        if (e !== E.OK) throw new Error(`netvmini: re-posting a receive NBL failed (error ${e})`);
-        v.pending--;
-        p = next;
+      const r = rt.wasm.nicPostRecvChain(v.nic, nbls) >>> 0;
+      if (r & 0x80000000) {
+        v.pending -= rt.wasm.errDetail() >>> 0; // those posted before the failure
+        throw new Error(`netvmini: re-posting a receive NBL failed (error ${r & 0x7fffffff})`);
       }
+      v.pending -= r;
       if (v.pausing && v.pending === 0) {
         v.pausing = false;
         rt.NdisMPauseComplete(v.handle as NDIS_HANDLE);

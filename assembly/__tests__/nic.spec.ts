@@ -14,7 +14,7 @@ import {
 } from "../index";
 import {
   hubCreate, hubCheck, hubDestroy, nicCreate, nicCheck, nicHeld, nicDestroy, nicAttach, nicDetach,
-  nicSetReady, nicPostRecv, nicSend, nicTakeImmediate, hubDpc, nicTakeDone, nicTakeRx, nicStop, nicUnpostRecv, nicCancel,
+  nicSetReady, nicPostRecv, nicPostRecvChain, nicSend, nicTakeImmediate, hubDpc, nicTakeDone, nicTakeRx, nicStop, nicUnpostRecv, nicCancel,
   NIC_MAX_FRAME, NIC_MIN_FRAME, NIC_HEADER, STATUS_INVALID_DATA, NBL_INFO_CANCEL_ID, NICF_READY,
   N_TYPE, N_HUB, N_NEXT, N_FLAGS, N_ADAPTER, N_TCB_CAP, N_RCB_CAP, N_WAIT_HEAD, N_WAIT_TAIL, N_CUR_NB,
   N_RCB_PROD, N_RCB_CONS, N_RX_PROD, N_RX_CONS, N_DONE_COUNT, N_RXC_COUNT,
@@ -356,6 +356,32 @@ describe("nicPostRecv / nicUnpostRecv", () => {
     expect<u32>(nicPostRecv(m, p)).toBe(E_OK);
     expect<u32>(nicHeld(m)).toBe(1);
     expect<usize>(nicUnpostRecv(m)).toBe(p);
+    expect<u32>(nicDestroy(m)).toBe(E_OK);
+  });
+
+  it("nicPostRecvChain posts a Next-linked chain in order, and stops at the first bad NBL", () => {
+    let m = nicCreate(4, 4, 8);
+    let a = nblAllocate(rxPool, 0, 0);
+    let b = nblAllocate(rxPool, 0, 0);
+    let c = nblAllocate(rxPool, 0, 0);
+    store<u32>(a + NBL_NEXT, <u32>b);
+    store<u32>(b + NBL_NEXT, <u32>c);
+    store<u32>(c + NBL_NEXT, 0);
+    expect<u32>(nicPostRecvChain(m, a)).toBe(3);
+    expect<u32>(nicHeld(m)).toBe(3);
+    expect<usize>(nicUnpostRecv(m)).toBe(a); // in the order they were posted
+    expect<usize>(nicUnpostRecv(m)).toBe(b);
+    expect<usize>(nicUnpostRecv(m)).toBe(c);
+    expect<u32>(nicPostRecvChain(m, 0)).toBe(0);
+    // a freed NBL in the middle: a is posted, the error is b's, c is not posted
+    nblFree(b);
+    store<u32>(a + NBL_NEXT, <u32>b);
+    expect<u32>(nicPostRecvChain(m, a)).toBe(0x80000000 | argErr(1, E_NOT_ALLOCATED));
+    expect<u32>(errDetail()).toBe(1);
+    expect<u32>(nicHeld(m)).toBe(1);
+    expect<usize>(nicUnpostRecv(m)).toBe(a);
+    nblFree(a);
+    nblFree(c);
     expect<u32>(nicDestroy(m)).toBe(E_OK);
   });
 
