@@ -159,6 +159,12 @@ export class SlabPool {
   alloc(): number {
     const h = this.#plain;
     if (h !== 0 && this.#epoch === this.#rt.epoch) return this.#spAlloc(h) >>> 0;
+    // A multi-worker runtime's cache path (E.CACHE_DEAD, a pool destroyed elsewhere, goes on).
+    const c = this.#cache;
+    if (c > 0 && this.#epoch === this.#rt.epoch) {
+      const p = this.#wcAlloc(c) >>> 0;
+      if (p !== E.CACHE_DEAD) return p;
+    }
     return this.#allocOther();
   }
 
@@ -234,6 +240,12 @@ export class SlabPool {
     if (h !== 0 && this.#epoch === this.#rt.epoch && typeof ptr === 'number' && ptr >>> 0 === ptr) {
       const e = this.#spFree(h, ptr);
       if (e !== E.OK) throw this.#freeFail('SlabPool.free', e >>> 0, 'ptr', ptr);
+      if (this.#waiters !== null && this.#waiters.length !== 0) this.#handOver();
+      return;
+    }
+    // The cache path: on any error (which changed nothing) the general path reports it.
+    const c = this.#cache;
+    if (c > 0 && this.#epoch === this.#rt.epoch && typeof ptr === 'number' && ptr >>> 0 === ptr && this.#wcFree(c, ptr) === E.OK) {
       if (this.#waiters !== null && this.#waiters.length !== 0) this.#handOver();
       return;
     }
