@@ -101,11 +101,15 @@ export class SlabPool {
   /** acquire() calls waiting for a slot, oldest first (null: none ever waited). */
   #waiters: Waiter[] | null = null;
   /**
-   * The handle while this pool takes the plain path (a checked pointer pool without a worker
-   * cache), else 0; 0 too once destroyed. alloc() and free() test this one field (and the
-   * epoch) before their one Wasm call; everything else takes the general path.
+   * The handle while this pool takes the plain path (a pointer pool without a worker cache),
+   * else 0; 0 too once destroyed. alloc() tests this one field (and the epoch) before its one
+   * Wasm call; everything else takes the general path.
    */
   #plain = 0;
+  /** The same for free(): `#plain` of a checked pool (0 for `checked: false`). */
+  #plainFree = 0;
+  /** The same for the free of a `checked: false` pool. */
+  #plainFreeU = 0;
   readonly #maxWaiters: number;
 
   /** @internal use runtime.createSlabPool */
@@ -128,7 +132,9 @@ export class SlabPool {
     this.#wcAlloc = raw.wcAlloc;
     this.#wcFree = raw.wcFree;
     this.handle = handle;
-    this.#plain = !generational && cache === 0 && checked ? handle : 0;
+    this.#plain = !generational && cache === 0 ? handle : 0;
+    this.#plainFree = checked ? this.#plain : 0;
+    this.#plainFreeU = checked ? 0 : this.#plain;
     this.objectSize = objectSize;
     this.tag = tag;
   }
@@ -168,7 +174,7 @@ export class SlabPool {
     return this.#allocOther();
   }
 
-  /** alloc() off the plain path: a dead pool, a worker cache, a generational or unchecked pool. */
+  /** alloc() off the plain path: a dead pool, a worker cache or a generational pool. */
   #allocOther(): number {
     const h = this.handle;
     if (h === 0 || this.#epoch !== this.#rt.epoch) this.#dead('alloc');
@@ -209,7 +215,7 @@ export class SlabPool {
     if (this.#cache > 0) this.#rt.wasm.cacheClose(this.#cache);
     this.#cache = 0;
     this.handle = 0;
-    this.#plain = 0;
+    this.#plain = this.#plainFree = this.#plainFreeU = 0;
     throw new NdisBugCheck(`SlabPool.${fn}`, undefined, 'ALT-POOL', 0xc2, [0x07, 0, 0, h], 'the pool was destroyed (by another worker)');
   }
 
@@ -236,13 +242,15 @@ export class SlabPool {
    *   changes then.
    */
   free(ptr: number): void {
-    const h = this.#plain;
+    const h = this.#plainFree;
     if (h !== 0 && this.#epoch === this.#rt.epoch && typeof ptr === 'number' && ptr >>> 0 === ptr) {
       const e = this.#spFree(h, ptr);
       if (e !== E.OK) throw this.#freeFail('SlabPool.free', e >>> 0, 'ptr', ptr);
       if (this.#waiters !== null && this.#waiters.length !== 0) this.#handOver();
       return;
     }
+    const u = this.#plainFreeU;
+    if (u !== 0 && this.#epoch === this.#rt.epoch) return this.#freeUnchecked(u, ptr);
     // The cache path: on any error (which changed nothing) the general path reports it.
     const c = this.#cache;
     if (c > 0 && this.#epoch === this.#rt.epoch && typeof ptr === 'number' && ptr >>> 0 === ptr && this.#wcFree(c, ptr) === E.OK) {
@@ -575,7 +583,7 @@ export class SlabPool {
     if (this.#cache > 0) this.#rt.wasm.cacheClose(this.#cache); // dead now: free this worker's block
     this.#cache = 0;
     this.handle = 0;
-    this.#plain = 0;
+    this.#plain = this.#plainFree = this.#plainFreeU = 0;
     // Waiters cannot be served any more.
     for (const w of this.#waiters?.splice(0) ?? []) {
       w.settle();
