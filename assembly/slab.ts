@@ -369,26 +369,33 @@ export function poolAllocMany(pool: usize, out: usize, n: u32): u32 {
       i++;
       continue;
     }
-    let cap = sU32(slab, SL_CAP);
-    let stack = stackBase(slab, cap);
-    let start = <usize>sU32(slab, SL_OBJ_START);
-    let size = sU32(slab, SL_OBJ_SIZE);
-    let dst = out + (<usize>i << 2);
-    for (let j: u32 = 0; j < k; j++) {
-      top--;
-      let idx = <u32>load<u16>(stack + (<usize>top << 1));
-      store<u8>(slab + SL_STATE + idx, ST_ALLOCATED);
-      store<u32>(dst + (<usize>j << 2), <u32>(start + <usize>idx * size));
-    }
-    sSet(slab, SL_FREE_TOP, top);
-    outstanding += k;
-    pSet(pool, P_OUTSTANDING, outstanding);
-    if (outstanding > pU32(pool, P_PEAK)) pSet(pool, P_PEAK, outstanding);
-    store<u64>(pool + P_ALLOCS, load<u64>(pool + P_ALLOCS) + k);
-    store<u64>(pool + P_BYTES, load<u64>(pool + P_BYTES) + <u64>k * size);
+    popRun(pool, slab, top, k, out + (<usize>i << 2));
     i += k;
   }
   return n;
+}
+
+/**
+ * Pops `k` (<= top) objects off `slab` of `pool`, whose free top is `top`, into the u32 array at
+ * `dst`, and counts them as allocations.
+ */
+// @ts-ignore: decorator
+@inline function popRun(pool: usize, slab: usize, top: u32, k: u32, dst: usize): void {
+  let stack = stackBase(slab, sU32(slab, SL_CAP));
+  let start = <usize>sU32(slab, SL_OBJ_START);
+  let size = sU32(slab, SL_OBJ_SIZE);
+  for (let j: u32 = 0; j < k; j++) {
+    top--;
+    let idx = <u32>load<u16>(stack + (<usize>top << 1));
+    store<u8>(slab + SL_STATE + idx, ST_ALLOCATED);
+    store<u32>(dst + (<usize>j << 2), <u32>(start + <usize>idx * size));
+  }
+  sSet(slab, SL_FREE_TOP, top);
+  let outstanding = pU32(pool, P_OUTSTANDING) + k;
+  pSet(pool, P_OUTSTANDING, outstanding);
+  if (outstanding > pU32(pool, P_PEAK)) pSet(pool, P_PEAK, outstanding);
+  store<u64>(pool + P_ALLOCS, load<u64>(pool + P_ALLOCS) + k);
+  store<u64>(pool + P_BYTES, load<u64>(pool + P_BYTES) + <u64>k * size);
 }
 
 /**
@@ -407,23 +414,8 @@ export function poolTakeFrom(pool: usize, slab: usize, out: usize, n: u32): u32 
     pSet(pool, P_SPARE, 0);
     listPush(pool, slab);
   }
-  let cap = sU32(slab, SL_CAP);
-  let stack = stackBase(slab, cap);
-  let start = <usize>sU32(slab, SL_OBJ_START);
-  let size = sU32(slab, SL_OBJ_SIZE);
-  for (let j: u32 = 0; j < k; j++) {
-    top--;
-    let idx = <u32>load<u16>(stack + (<usize>top << 1));
-    store<u8>(slab + SL_STATE + idx, ST_ALLOCATED);
-    store<u32>(out + (<usize>j << 2), <u32>(start + <usize>idx * size));
-  }
-  sSet(slab, SL_FREE_TOP, top);
-  if (top == 0 && slab != <usize>pU32(pool, P_CURRENT) && sU32(slab, SL_LISTED)) listUnlink(pool, slab);
-  let outstanding = pU32(pool, P_OUTSTANDING) + k;
-  pSet(pool, P_OUTSTANDING, outstanding);
-  if (outstanding > pU32(pool, P_PEAK)) pSet(pool, P_PEAK, outstanding);
-  store<u64>(pool + P_ALLOCS, load<u64>(pool + P_ALLOCS) + k);
-  store<u64>(pool + P_BYTES, load<u64>(pool + P_BYTES) + <u64>k * size);
+  popRun(pool, slab, top, k, out);
+  if (top == k && slab != <usize>pU32(pool, P_CURRENT) && sU32(slab, SL_LISTED)) listUnlink(pool, slab);
   return k;
 }
 

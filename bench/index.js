@@ -959,16 +959,7 @@ const CASES = [
     id: 'single.u', group: 'single', baseline: ['single.js', 'ref.pair'],
     name: 'SlabPool with checked: false (frees trust the caller): alloc + free (64-byte objects)',
     perCall: INNER,
-    fn() {
-      let s = 0;
-      for (let k = 0; k < INNER; k++) {
-        const p = slabU.alloc();
-        if (p === 0) throw new Error('SlabPool.alloc returned 0');
-        slabU.free(p);
-        s += p;
-      }
-      sink += s;
-    },
+    fn: slabOne(slabU),
   },
   {
     id: 'single.js', group: 'single', short: 'plain-JS Int32Array pool',
@@ -1011,11 +1002,7 @@ const CASES = [
     id: 'bulk.u', group: 'bulk', baseline: ['bulk.js', 'ref.wasm'],
     name: `SlabPool with checked: false: allocMany + freeMany, ${BATCH} per call (u32Batch), per object`,
     perCall: BATCH,
-    fn() {
-      const got = slabU.allocMany(batchU);
-      if (got !== BATCH) throw new Error('allocMany came short');
-      slabU.freeMany(batchU, got);
-    },
+    fn: slabBulk(slabU, batchU),
   },
   {
     id: 'bulk.js', group: 'bulk', short: 'plain-JS pool, 256 pops + 256 pushes',

@@ -6,6 +6,7 @@
 import { expect } from 'vitest';
 import type { NdisRuntime } from '../build/ts/runtime.js';
 import { NdisBugCheck } from '../build/ts/errors.js';
+import { RING_DESCRIPTOR } from '../build/ts/ring.js';
 import {
   NDIS_OBJECT_TYPE_DEFAULT,
   NDIS_OBJECT_TYPE_PROTOCOL_DRIVER_CHARACTERISTICS,
@@ -135,3 +136,28 @@ export function row(rt: NdisRuntime, tag: number | string, type: string) {
 
 export const u32At = (rt: NdisRuntime, addr: number) => new DataView(rt.memory.buffer).getUint32(addr, true);
 export const u16At = (rt: NdisRuntime, addr: number) => new DataView(rt.memory.buffer).getUint16(addr, true);
+
+// -- ring descriptors (DescriptorRing and SharedRing tests) --------------------------------------------
+
+/** The five words of descriptor `id`: distinct per id, with high bits set in several words. */
+export function descWords(id: number): number[] {
+  return [
+    (0x80000000 + id * 64) >>> 0, // address
+    (id * 3 + 1) >>> 0, // length
+    (0xf0000000 | id) >>> 0, // flags
+    (Math.imul(id, 0x9e3779b1) ^ 0xaaaaaaaa) >>> 0, // status
+    (0xffffffff - id) >>> 0, // cookie
+  ];
+}
+
+/** Fills `a` (from word 0) with descriptors ids[0], ids[1], ... */
+export function fillDescs(a: Uint32Array, ids: number[]): Uint32Array {
+  const W = RING_DESCRIPTOR.WORDS;
+  ids.forEach((id, i) => a.set(descWords(id), i * W));
+  return a;
+}
+
+/** A plain Uint32Array of descriptors ids[0], ids[1], ... (+ `extraWords` spare words). */
+export function descs(ids: number[], extraWords = 0): Uint32Array {
+  return fillDescs(new Uint32Array(ids.length * RING_DESCRIPTOR.WORDS + extraWords), ids);
+}

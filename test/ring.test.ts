@@ -9,33 +9,9 @@ import fc from 'fast-check';
 import { createRuntimeSync, type NdisRuntime } from '../build/ts/runtime.js';
 import { RULE_P1, BUGCODE_BAD_POOL_CALLER, BUGCODE_DRIVER_VERIFIER_DETECTED_VIOLATION } from '../build/ts/errors.js';
 import { RING_HEADER, RING_DESCRIPTOR, RING_MAX_CAPACITY, type DescriptorRing } from '../build/ts/ring.js';
-import { bugCheck, expectBug, type Loose } from './helpers.js';
+import { bugCheck, expectBug, descWords as words, descs, fillDescs as fill, type Loose } from './helpers.js';
 
 const W = RING_DESCRIPTOR.WORDS;
-
-/** The five words of descriptor `id`: distinct per id, with high bits set in several words. */
-function words(id: number): number[] {
-  return [
-    (0x80000000 + id * 64) >>> 0, // address
-    (id * 3 + 1) >>> 0, // length
-    (0xf0000000 | id) >>> 0, // flags
-    ((id * 0x9e3779b1) ^ 0xaaaaaaaa) >>> 0, // status
-    (0xffffffff - id) >>> 0, // cookie
-  ];
-}
-
-/** A plain Uint32Array of descriptors ids[0], ids[1], ... */
-function descs(ids: number[], extraWords = 0): Uint32Array {
-  const a = new Uint32Array(ids.length * W + extraWords);
-  ids.forEach((id, i) => a.set(words(id), i * W));
-  return a;
-}
-
-/** Fills `a` (from word 0) with descriptors ids. */
-function fill(a: Uint32Array, ids: number[]): Uint32Array {
-  ids.forEach((id, i) => a.set(words(id), i * W));
-  return a;
-}
 
 const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
 

@@ -24,27 +24,13 @@ import {
 } from '../build/ts/xring.js';
 import { RING_DESCRIPTOR } from '../build/ts/ring.js';
 import { NdisBugCheck, BUGCODE_BAD_POOL_CALLER, BUGCODE_DRIVER_VERIFIER_DETECTED_VIOLATION } from '../build/ts/errors.js';
-import { bugCheck, expectBug, row, type Loose } from './helpers.js';
+import { bugCheck, expectBug, row, descWords as words, descs, fillDescs as fill, type Loose } from './helpers.js';
 
 const W = RING_DESCRIPTOR.WORDS;
 const PARAM = { code: BUGCODE_DRIVER_VERIFIER_DETECTED_VIOLATION, rule: 'PARAM' };
 type Mode = 'single' | 'multi';
 const MODES: [Mode, Mode][] = [['multi', 'multi'], ['single', 'single'], ['single', 'multi'], ['multi', 'single']];
 
-/** The five words of descriptor `id`: distinct per id, with high bits set in several words. */
-function words(id: number): number[] {
-  return [(0x80000000 + id * 64) >>> 0, (id * 3 + 1) >>> 0, (0xf0000000 | id) >>> 0, (Math.imul(id, 0x9e3779b1) ^ 0xaaaaaaaa) >>> 0, (0xffffffff - id) >>> 0];
-}
-/** A plain Uint32Array of descriptors ids[0], ids[1], ... (+ spare words). */
-function descs(ids: number[], extraWords = 0): Uint32Array {
-  const a = new Uint32Array(ids.length * W + extraWords);
-  ids.forEach((id, i) => a.set(words(id), i * W));
-  return a;
-}
-function fill(a: Uint32Array, ids: number[]): Uint32Array {
-  ids.forEach((id, i) => a.set(words(id), i * W));
-  return a;
-}
 /** The ids of the first n descriptors of `a` (-1 for a descriptor whose words do not match). */
 function ids(a: Uint32Array, n: number): number[] {
   return Array.from({ length: n }, (_, i) => {
