@@ -14,9 +14,11 @@ import {
   ROOT_PROTOCOLS, ROOT_TAG_SETS, TS_KIND, TS_TAG, TS_R_ALLOCS, TS_R_FREES, TS_R_FAILURES,
   TS_R_PEAK, TS_R_POOLS, P_UNITS,
   NBL_NEXT, NBL_FIRST_NB, NBL_CONTEXT, NBL_PARENT, NBL_NDIS_POOL_HANDLE, NBL_NDIS_RESERVED, NBL_PROTOCOL_RESERVED, NBL_MINIPORT_RESERVED, NBL_SCRATCH, NBL_SOURCE_HANDLE, NBL_NBL_FLAGS, NBL_CHILD_REF_COUNT, NBL_FLAGS, NBL_STATUS, NBL_INFO, NBL_INFO_COUNT, NBL_INFO_PROTOCOL_ID, NBL_SIZE, NBLC_NEXT, NBLC_SIZE, NBLC_OFFSET, NBLC_DATA, ROOT_NBL_POOLS,
+  ST_ALLOCATED, ST_CACHED, ROOT_LCACHES, P_CURRENT,
   K_PACKET_POOL, K_BUFFER_POOL, K_PACKET, ROOT_PACKET_POOLS, ROOT_BUFFER_POOLS, PK_PHYSICAL_COUNT, PK_TOTAL_LENGTH, PK_HEAD, PK_TAIL, PK_POOL, PK_COUNT, PK_FLAGS, PK_VALID_COUNTS, PK_PACKET_FLAGS, PK_OOB_OFFSET, PK_MINIPORT_RESERVED, PK_RESERVED, PK_PROTOCOL_RESERVED, OOB_HEADER_SIZE, OOB_STATUS, OOB_SIZE, MAX_PER_PACKET_INFO,
 } from "./layout";
-import { pagesInit, heapReserve, memoryBytes, unitsOwned, unitsFreeCount, unitsTop, maxPagesGet, R_ROOTS } from "./pages";
+import { pagesInit, heapReserve, memoryBytes, unitsOwned, unitsFreeCount, unitsTop, maxPagesGet, R_ROOTS, R_FAULT } from "./pages";
+import { C_POOL, C_COUNT, C_SIZE, C_ALLOCS, C_MOVED, C_LOW, C_ENTRIES, LCACHE_SIZE } from "./wcache";
 import {
   poolAlloc, poolAllocMany, poolFree, poolFreeMany, poolFreeUnchecked, poolFreeManyUnchecked, poolSetMax, root, liveObjects, liveNext,
   faultsSet, faultsInjected,
@@ -228,6 +230,19 @@ export function layout(which: u32): u32 {
     case 109: return MAX_PER_PACKET_INFO;
     case 110: return SL_FREE_TOP;
     case 111: return SL_UNITS;
+    case 112: return C_POOL;
+    case 113: return C_COUNT;
+    case 114: return C_SIZE;
+    case 115: return C_ALLOCS;
+    case 116: return C_MOVED;
+    case 117: return C_ENTRIES;
+    case 118: return ST_ALLOCATED;
+    case 119: return ST_CACHED;
+    case 120: return R_FAULT;
+    case 121: return C_LOW;
+    case 122: return LCACHE_SIZE;
+    case 123: return ROOT_LCACHES;
+    case 124: return P_CURRENT;
   }
   return 0xFFFFFFFF;
 }
@@ -250,7 +265,7 @@ export function detachWorker(): u32 {
 }
 export {
   cacheOpen, cacheClose, cachesDetach, cacheSums, cacheSumAllocs, cacheSumFrees, cacheErrIndex,
-  wcAlloc, wcFree, wcAllocMany, wcFreeMany, cacheOpenNb, cacheMissPool, wcNbAlloc, wcNbFree,
+  wcAlloc, wcFree, wcAllocMany, wcAllocManyLocal, wcFreeMany, cacheTrim, slabCached, cacheOpenNb, cacheMissPool, wcNbAlloc, wcNbFree,
 } from "./wcache";
 
 // Cross-worker descriptor rings (xring.ts). sharedRing* run under the runtime lock; xr* are the

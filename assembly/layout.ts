@@ -373,6 +373,12 @@
 /** Freed objects are poisoned and quarantined before reuse (verifier mode, VERIFY pools). */
 // @ts-ignore: decorator
 @inline export const PF_QUAR: u32 = 16;
+/**
+ * A SlabPool with a single-threaded runtime's cache (assembly/wcache.ts, worker 0), whose
+ * address is in P_USER2: its objects count as outstanding, but not toward the peak.
+ */
+// @ts-ignore: decorator
+@inline export const PF_LCACHE: u32 = 32;
 
 // ---------------------------------------------------------------------------------------------
 // Pool kinds: what a pool's objects are. Handle validation checks the kind of the pool that
@@ -565,7 +571,11 @@
 // @ts-ignore: decorator
 @inline export const ROOT_BUFFER_POOLS: u32 = 8;
 // @ts-ignore: decorator
-@inline export const ROOT_COUNT: u32 = 9;
+/** Cache blocks of single-threaded runtimes' SlabPools (assembly/wcache.ts, worker 0). */
+// @ts-ignore: decorator
+@inline export const ROOT_LCACHES: u32 = 9;
+// @ts-ignore: decorator
+@inline export const ROOT_COUNT: u32 = 10;
 /** Pool tag of the runtime's MDL pool ('Mdl ' in memory order). */
 // @ts-ignore: decorator
 @inline export const TAG_MDL: u32 = 0x206c644d;

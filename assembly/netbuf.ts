@@ -12,7 +12,7 @@ import {
   E_POOL4, E_NB_ARGS, E_NB_RANGE, E_POOL5, E_POOL6, E_WRONG_TAG, E_MDL_LOOP, E_BAD_RANGE,
   K_NB_POOL, K_SLAB_POOL, K_MEM_POOL, K_TAG_SET, K_PROTOCOL, K_NB, K_SLAB_OBJ, K_MEMORY, K_GENERIC, K_MDL,
   K_NBL_POOL, K_NBL, ROOT_NBL_POOLS, E_NBL_FREE1, K_PACKET_POOL, K_BUFFER_POOL, ROOT_PACKET_POOLS,
-  ROOT_BUFFER_POOLS, E_BUF_CHAINED, MDL_AUX_WORDS, MDLR_DEFAULT, E_ADV2,
+  ROOT_BUFFER_POOLS, ROOT_LCACHES, K_WCACHE, E_BUF_CHAINED, MDL_AUX_WORDS, MDLR_DEFAULT, E_ADV2,
   ROOT_NB_POOLS, ROOT_SLAB_POOLS, ROOT_MEM_POOLS, ROOT_TAG_SETS, ROOT_PROTOCOLS, ROOT_MDLS, ROOT_COUNT,
   TAG_MDL, TAG_NDIS, PF_ROOT, PF_LARGE, POOL_DESC_SIZE,
   P_KIND, P_TAG, P_OWNER, P_OUTSTANDING, P_USER0, P_USER1, P_MAX_OUT,
@@ -27,7 +27,7 @@ import {
   TS_KIND, TS_TAG, TS_NEXT, TS_LARGE, TS_CLASS, TAG_SET_SIZE, LARGEST_CLASS,
   TS_R_ALLOCS, TS_R_FREES, TS_R_FAILURES, TS_R_PEAK, TS_R_POOLS, P_ALLOCS, P_FREES, P_FAILURES, P_PEAK,
 } from "./layout";
-import { cachesRetire, cachesReset } from "./wcache";
+import { cachesRetire, cachesReset, LCACHE_BYTES } from "./wcache";
 import { rootU32, rootSetU32, R_TAG_SETS, R_SERIAL, R_ROOTS, R_FAULT, unitsResetAll, slabOf } from "./pages";
 import { preallocNb, nbLive, embeddedMdl, freeRetreatMdls, chainedTo } from "./embedded";
 import {
@@ -61,6 +61,8 @@ export function rootsInit(): void {
   poolInit(root(ROOT_NBL_POOLS), K_NBL_POOL, TAG_NDIS, POOL_DESC_SIZE, 0, PF_ROOT, 0);
   poolInit(root(ROOT_PACKET_POOLS), K_PACKET_POOL, TAG_NDIS, POOL_DESC_SIZE, 0, PF_ROOT, 0);
   poolInit(root(ROOT_BUFFER_POOLS), K_BUFFER_POOL, TAG_NDIS, 16, 0, PF_ROOT, 0);
+  // The caches of single-threaded runtimes' SlabPools (wcache.ts, worker 0).
+  poolInit(root(ROOT_LCACHES), K_WCACHE, TAG_NDIS, LCACHE_BYTES, 0, PF_ROOT, 0);
 }
 
 /** Frees everything: every slab returns to the page source, every handle becomes invalid. */

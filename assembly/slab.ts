@@ -21,7 +21,7 @@ import {
   E_OK, E_NOT_OURS, E_WRONG_KIND, E_MISALIGNED, E_NOT_ALLOCATED, E_WRONG_POOL, E_DUPLICATE,
   SL_POOL, SL_FREE_TOP, SL_CAP, SL_OBJ_SIZE, SL_MAGIC, SL_OBJ_START, SL_NEXT, SL_PREV,
   SL_UNITS, SL_LISTED, SL_AUX_WORDS, SL_AUX_START, SL_CLAIM, SL_STATE, MAGIC_SHIFT,
-  ST_FREE, ST_ALLOCATED, ST_FREEING, ST_QUARANTINED, POISON, PF_QUAR,
+  ST_FREE, ST_ALLOCATED, ST_FREEING, ST_QUARANTINED, POISON, PF_QUAR, PF_LCACHE, P_USER2,
   P_KIND, P_TAG, P_OBJ_SIZE, P_CAP, P_MAGIC, P_SLAB_UNITS, P_OBJ_OFFSET, P_CURRENT, P_PARTIAL,
   P_SPARE, P_SLAB_COUNT, P_OUTSTANDING, P_PEAK, P_MAX_OUT, P_AUX_WORDS, P_ALLOCS, P_FREES,
   P_FAILURES, P_OWNER, P_FLAGS, P_BYTES, P_ID, P_REQ_SIZE, P_UNITS, POOL_DESC_SIZE,
@@ -32,6 +32,7 @@ import {
   ROOT, TABLE, slabOf, rootU32, rootSetU32, R_SERIAL, R_ROOTS, R_FAULT, R_RNG, R_FAULTS, R_QUAR, R_QALL,
   unitsAlloc, unitsFree, unitsMap, unitsTop, heapReserve,
 } from "./pages";
+import { C_COUNT, cachesShrink } from "./wcache";
 
 // ---------------------------------------------------------------------------------------------
 // Scratch results of the last lookup (per instance; not allocator state)
@@ -246,11 +247,23 @@ export function poolRelease(pool: usize): void {
   store<u8>(slab + SL_STATE + idx, ST_ALLOCATED);
   let out = pU32(pool, P_OUTSTANDING) + 1;
   pSet(pool, P_OUTSTANDING, out);
-  if (out > pU32(pool, P_PEAK)) pSet(pool, P_PEAK, out);
+  if (out > pU32(pool, P_PEAK)) raisePeak(pool, out);
   pInc64(pool, P_ALLOCS);
   let size = sU32(slab, SL_OBJ_SIZE);
   store<u64>(pool + P_BYTES, load<u64>(pool + P_BYTES) + size);
   return <usize>sU32(slab, SL_OBJ_START) + <usize>idx * size;
+}
+
+/**
+ * The peak after `out` objects are outstanding (above the peak recorded): the live objects of a
+ * pool with a single-threaded runtime's cache are the outstanding minus the cached.
+ */
+function raisePeak(pool: usize, out: u32): void {
+  if (pU32(pool, P_FLAGS) & PF_LCACHE) {
+    out -= load<u32>(<usize>pU32(pool, P_USER2) + C_COUNT);
+    if (out <= pU32(pool, P_PEAK)) return;
+  }
+  pSet(pool, P_PEAK, out);
 }
 
 /**
@@ -320,6 +333,7 @@ export function poolAllocSlow(pool: usize, size: u32): usize {
     let bytes = <u64>meta + objSize;
     let units = <u32>((bytes + UNIT_MASK) >> UNIT_SHIFT);
     let slab = slabNew(pool, objSize, 1, units, meta);
+    if (slab == 0 && cachesShrink() != 0) slab = slabNew(pool, objSize, 1, units, meta); // see below
     if (slab == 0) return fail(pool);
     return popFrom(pool, slab, 1); // full at once; on no list
   }
@@ -332,7 +346,9 @@ export function poolAllocSlow(pool: usize, size: u32): usize {
     pSet(pool, P_SPARE, 0);
   } else {
     slab = slabNew(pool, pU32(pool, P_OBJ_SIZE), pU32(pool, P_CAP), pU32(pool, P_SLAB_UNITS), pU32(pool, P_OBJ_OFFSET));
-    if (slab == 0) return fail(pool);
+    // Out of memory: objects cached by single-threaded SlabPools go back to their slabs (which
+    // may free units, or give this pool free objects), then the allocation starts over.
+    if (slab == 0) return cachesShrink() != 0 ? poolAllocSlow(pool, 0) : fail(pool);
   }
   // The old current slab is full (it is on no list); a freed object will list it again.
   pSet(pool, P_CURRENT, <u32>slab);
@@ -393,7 +409,7 @@ export function poolAllocMany(pool: usize, out: usize, n: u32): u32 {
   sSet(slab, SL_FREE_TOP, top);
   let outstanding = pU32(pool, P_OUTSTANDING) + k;
   pSet(pool, P_OUTSTANDING, outstanding);
-  if (outstanding > pU32(pool, P_PEAK)) pSet(pool, P_PEAK, outstanding);
+  if (outstanding > pU32(pool, P_PEAK)) raisePeak(pool, outstanding);
   store<u64>(pool + P_ALLOCS, load<u64>(pool + P_ALLOCS) + k);
   store<u64>(pool + P_BYTES, load<u64>(pool + P_BYTES) + <u64>k * size);
 }
@@ -899,8 +915,14 @@ function bytesOf(ptrs: usize, n: u32): u64 {
 /** Sets the state byte of the object at `p` (a valid object start). */
 // @ts-ignore: decorator
 @inline export function setState(p: usize, st: u8): void {
+  store<u8>(stateAddr(p), st);
+}
+
+/** Address of the state byte of the object at `p` (a valid object start). */
+// @ts-ignore: decorator
+@inline export function stateAddr(p: usize): usize {
   let slab = slabOf(p);
-  store<u8>(slab + SL_STATE + indexIn(slab, p), st);
+  return slab + SL_STATE + indexIn(slab, p);
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import { U32Map } from './ndis/u32map.js';
 import { NdisBugCheck, BUGCODE_BAD_POOL_CALLER, badParam, ruleViolation, hexAddr, type RuleId } from './errors.js';
-import { E, KIND, POOL, ROOT, SLAB, TAG_SET, UNIT_SHIFT, PAGE_SIZE } from './ndis/layout.js';
+import { E, KIND, POOL, ROOT, SLAB, TAG_SET, UNIT_SHIFT, PAGE_SIZE, ROOT_FAULT_OFFSET } from './ndis/layout.js';
 import { ROOT_WORKERS_OFFSET } from './shared.js';
 import { tagToString } from './ndis/constants.js';
 
@@ -29,6 +29,9 @@ export interface WasmExports {
   wcAlloc(cache: number): number;
   wcFree(cache: number, ptr: number): number;
   wcAllocMany(cache: number, out: number, n: number): number;
+  wcAllocManyLocal(cache: number, out: number, n: number): number;
+  cacheTrim(cache: number): number;
+  slabCached(slab: number): number;
   wcFreeMany(cache: number, ptrs: number, n: number): number;
   cacheOpenNb(pool: number, worker: number, size: number): number;
   cacheMissPool(): number;
@@ -373,6 +376,8 @@ export function kindName(kind: number): string {
 const DEFAULT_MAX_MEMORY = 1 << 30;
 /** assembly/pages.ts R_GROWS: offset of the growth counter in the runtime root block. */
 const ROOT_GROWS_OFFSET = 40;
+/** assembly/pages.ts R_CACHES: offset of the list of cache blocks in the root block. */
+const ROOT_CACHES_OFFSET = 80;
 const MAX_PAGES = 65536;
 /** The runtime's own tables take about 300 KiB; below 1 MiB no pool would fit. */
 const MIN_MAX_MEMORY = 1 << 20;
@@ -644,13 +649,26 @@ export class RuntimeCore {
    */
   nblsAway = new U32Map<{ readonly where: string }>();
 
+  /**
+   * @internal The live SlabPool objects of each pool handle (src/pool.ts): a program may open a
+   * pool twice, and destroying it (or a reset) must kill every object of it.
+   */
+  slabPoolObjects = new Map<number, { kill(reset?: boolean): void; faults(on: boolean): void }[]>();
+
+  /** @internal address of the runtime root block (assembly/pages.ts). */
+  rootAddr: number;
   /** @internal u32 index of the runtime's memory-growth counter (root block + R_GROWS). */
   growsIdx: number;
   /** @internal the counter's value when the views were made */
   grows = -1;
+  /** @internal u32 index of the fault-injection word (root block + R_FAULT): 0 when off. */
+  faultIdx: number;
+  /** @internal u32 index of the slab table (one u32 slab address per 64 KiB unit). */
+  tableIdx: number;
 
   constructor(wasm: WasmExports, memory: WebAssembly.Memory, shared: boolean, verifier: boolean, root: number) {
     this.wasm = wasm;
+    this.rootAddr = root;
     this.growsIdx = (root + ROOT_GROWS_OFFSET) >>> 2;
     this.memory = memory;
     this.sharedMemory = shared;
@@ -659,6 +677,8 @@ export class RuntimeCore {
     this.buf = memory.buffer;
     this.refresh();
     this.table = wasm.slabTable() >>> 0;
+    this.tableIdx = this.table >>> 2;
+    this.faultIdx = (root + ROOT_FAULT_OFFSET) >>> 2;
     this.scratchU32(256); // small bulk calls never need memory later
   }
 
@@ -876,11 +896,12 @@ export class RuntimeCore {
     this.sync();
     const tag = this.rd32(d + POOL.Tag);
     const maxOut = this.rd32(d + POOL.MaxOut);
-    // Multi-worker runtimes: objects in worker caches are not outstanding, and the caches' own
-    // allocations and frees are summed in (assembly/wcache.ts).
+    // Objects in caches (a multi-worker runtime's worker caches, a SlabPool's cache in a
+    // single-threaded one) are not outstanding, and the caches' own allocations and frees are
+    // summed in (assembly/wcache.ts).
     let cached = 0, cAllocs = 0, cFrees = 0;
     const kind = this.rd32(d + POOL.Kind);
-    if (this.worker && (kind === KIND.SLAB_OBJ || kind === KIND.NB)) {
+    if (kind === KIND.SLAB_OBJ || kind === KIND.NB) {
       cached = this.wasm.cacheSums(d) >>> 0;
       cAllocs = Number(this.wasm.cacheSumAllocs());
       cFrees = Number(this.wasm.cacheSumFrees());
@@ -896,7 +917,9 @@ export class RuntimeCore {
       outstanding: this.rd32(d + POOL.Outstanding) - cached,
       peak: this.rd32(d + POOL.Peak),
       failures: this.rd64(d + POOL.Failures),
-      bytes: this.rd64(d + POOL.Bytes) + (cAllocs - cFrees) * objSize,
+      // The pool's own count goes below 0 when objects its cache handed out are freed to the
+      // slabs (bulk frees): a signed read, then the cache's share.
+      bytes: this.u32[(d + POOL.Bytes) >>> 2]! + this.i32[((d + POOL.Bytes) >>> 2) + 1]! * 4294967296 + (cAllocs - cFrees) * objSize,
       slabs: this.rd32(d + POOL.SlabCount),
       slabBytes: this.rd32(d + POOL.Units) * PAGE_SIZE,
       maxOutstanding: maxOut === 0xffffffff ? Infinity : maxOut,
@@ -916,12 +939,14 @@ export class RuntimeCore {
     const census = new Map<number, [number, number, number, number]>();
     const table = this.wasm.slabTable() >>> 0;
     const top = this.wasm.unitsTop() >>> 0;
+    const hasCaches = this.rd32(this.rootAddr + ROOT_CACHES_OFFSET) !== 0;
     for (let u = 0; u < top; ) {
       const slab = this.rd32(table + u * 4);
       if (slab !== 0 && slab / PAGE_SIZE === u) {
         const pool = this.rd32(slab + SLAB.Pool);
         const cap = this.rd32(slab + SLAB.Cap);
-        const free = this.rd32(slab + SLAB.FreeTop);
+        // Objects in caches are free too, though not on the slab's free stack.
+        const free = this.rd32(slab + SLAB.FreeTop) + (hasCaches ? this.wasm.slabCached(slab) >>> 0 : 0);
         let c = census.get(pool);
         if (!c) census.set(pool, (c = [0, 0, 0, 0]));
         c[free === 0 ? 0 : free === cap ? 2 : 1]!++;
@@ -1037,6 +1062,7 @@ export class RuntimeCore {
     // threshold = probability * 2^32, clamped so that 1 fails every allocation.
     const threshold = probability >= 1 ? 0xffffffff : Math.floor(probability * 4294967296);
     this.wasm.faultsSet(threshold >>> 0, seed);
+    for (const list of this.slabPoolObjects.values()) for (const o of list) o.faults(threshold !== 0);
   }
 
   /** Allocations failed by fault injection so far. */
@@ -1079,6 +1105,10 @@ export class RuntimeCore {
   onReset(): void {
     this.characteristics.clear();
     this.nblsAway.clear();
+    // Every SlabPool object is dead (its pool and cache block are gone with the slabs).
+    const objects = [...this.slabPoolObjects.values()].flat();
+    this.slabPoolObjects.clear();
+    for (const o of objects) o.kill(true);
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { RuntimeCore, isU32, type PoolStats } from './core.js';
 import { NdisBugCheck, badParam, hexAddr } from './errors.js';
-import { E, KIND, POOL, SLAB } from './ndis/layout.js';
+import { E, KIND, LCACHE_SIZE, POOL, SLAB, STATE, UNIT_SHIFT, WCACHE } from './ndis/layout.js';
 import { recordRuntime, type RecordType } from './record.js';
 
 /** Options of `runtime.createSlabPool`. */
@@ -40,6 +40,15 @@ export interface SlabPoolOptions {
    * single-worker runtime without the verifier. Default `true`.
    */
   checked?: boolean;
+  /**
+   * `true` (default): in a single-threaded runtime, a pool of objects up to 1 KiB (not
+   * generational, without `maxOutstanding`, not under the verifier) keeps up to 64 freed
+   * objects in a cache for the next `alloc()`s, and single `alloc`/`free` run in JS on it (same
+   * checks, no Wasm call). It opens after the pool's first 32 allocations; `trim()` empties it,
+   * and it empties by itself when memory runs out. In a multi-worker runtime the worker cache
+   * (256 objects). `false`: every alloc and free goes to the slabs.
+   */
+  cache?: boolean;
 }
 
 /** Handle-table layout (assembly/gentable.ts). */
@@ -75,7 +84,7 @@ export class SlabPool {
   /** False for a pool made with `checked: false`: frees trust the caller. */
   readonly checked: boolean;
   readonly #gen: boolean;
-  readonly #rt: RuntimeCore;
+  /** @internal */ protected readonly _rt: RuntimeCore;
   readonly #epoch: number;
   // The two hot exports, held directly: one call each, no property chain.
   readonly #spAlloc: (pool: number) => number;
@@ -99,7 +108,7 @@ export class SlabPool {
   readonly #wcAlloc: (cache: number) => number;
   readonly #wcFree: (cache: number, ptr: number) => number;
   /** acquire() calls waiting for a slot, oldest first (null: none ever waited). */
-  #waiters: Waiter[] | null = null;
+  /** @internal */ protected _waiters: Waiter[] | null = null;
   /**
    * The handle while this pool takes the plain path (a pointer pool without a worker cache),
    * else 0; 0 too once destroyed. alloc() tests this one field (and the epoch) before its one
@@ -110,14 +119,28 @@ export class SlabPool {
   #plainFree = 0;
   /** The same for the free of a `checked: false` pool. */
   #plainFreeU = 0;
+  // A single-threaded runtime's pool cache (assembly/wcache.ts, worker 0): a LIFO of free
+  // objects in linear memory that alloc() pops and free() pushes in JS, without a Wasm call
+  // (like DPDK's rte_mempool_get, inlined into its caller). Wasm refills and flushes it.
+  /** Allocations left before the pool's cache opens (0: open, or none to open). */
+  #lcLazy = 0;
+  /** u32 index of the cache block, 0 without one (and while faults are injected). */
+  /** @internal */ protected _lc = 0;
+  /** Its byte address (for the Wasm calls), 0 without one. */
+  #lcAddr = 0;
+  /** u32 index of the pool descriptor (outstanding and peak). */
+  /** @internal */ protected _pd = 0;
+  /** Slot size, and its reciprocal for the free check's object index. */
+  /** @internal */ protected _slot = 0;
+  /** @internal */ protected _inv = NaN;
   readonly #maxWaiters: number;
 
   /** @internal use runtime.createSlabPool */
-  constructor(rt: RuntimeCore, handle: number, objectSize: number, tag: number, maxWaiters = Infinity, generational = false, cache = 0, checked = true) {
+  constructor(rt: RuntimeCore, handle: number, objectSize: number, tag: number, maxWaiters = Infinity, generational = false, cache = 0, checked = true, local = false) {
     this.#cache = cache;
     this.checked = checked;
     this.#maxWaiters = maxWaiters;
-    this.#rt = rt;
+    this._rt = rt;
     this.#epoch = rt.epoch;
     this.#gen = generational;
     this.handles = generational ? 'generational' : 'pointer';
@@ -132,7 +155,10 @@ export class SlabPool {
     this.#wcAlloc = raw.wcAlloc;
     this.#wcFree = raw.wcFree;
     this.handle = handle;
-    this.#plain = !generational && cache === 0 ? handle : 0;
+    // A pool that takes a cache opens it after LCACHE_SIZE allocations (off the plain path): a
+    // pool that allocates a few objects only, in a runtime of a few pages, never pays for one.
+    this.#lcLazy = local ? LCACHE_SIZE : 0;
+    this.#plain = !generational && cache === 0 && !local ? handle : 0;
     this.#plainFree = checked ? this.#plain : 0;
     this.#plainFreeU = checked ? 0 : this.#plain;
     this.objectSize = objectSize;
@@ -146,12 +172,12 @@ export class SlabPool {
 
   #live(fn: string): number {
     const h = this.handle;
-    if (h === 0 || this.#epoch !== this.#rt.epoch) this.#dead(fn);
+    if (h === 0 || this.#epoch !== this._rt.epoch) this.#dead(fn);
     return h;
   }
 
   #dead(fn: string): never {
-    const w = this.#rt.worker;
+    const w = this._rt.worker;
     if (w?.detached) throw w.detachedError();
     throw new NdisBugCheck(`SlabPool.${fn}`, undefined, 'ALT-POOL', 0xc2, [0x07, 0, 0, this.handle],
       this.handle === 0 ? 'the pool was destroyed' : 'the pool was freed by runtime.reset()');
@@ -164,26 +190,95 @@ export class SlabPool {
    */
   alloc(): number {
     const h = this.#plain;
-    if (h !== 0 && this.#epoch === this.#rt.epoch) return this.#spAlloc(h) >>> 0;
+    if (h !== 0 && this.#epoch === this._rt.epoch) return this.#spAlloc(h) >>> 0;
     // A multi-worker runtime's cache path (E.CACHE_DEAD, a pool destroyed elsewhere, goes on).
-    const c = this.#cache;
-    if (c > 0 && this.#epoch === this.#rt.epoch) {
-      const p = this.#wcAlloc(c) >>> 0;
+    const w = this.#cache;
+    if (w > 0 && this.#epoch === this._rt.epoch) {
+      const p = this.#wcAlloc(w) >>> 0;
       if (p !== E.CACHE_DEAD) return p;
     }
     return this.#allocOther();
   }
 
+  /**
+   * Opens this pool's cache (a single-threaded runtime's, worker id 0: assembly/wcache.ts). It
+   * takes a small block of memory (from an internal root pool, like pool descriptors).
+   */
+  #openLocal(): void {
+    const rt = this._rt;
+    const h = this.handle;
+    rt.sync();
+    // Not while faults are injected (the block's allocation would roll, and count, as one of
+    // the user's), nor without memory: another LCACHE_SIZE allocations later, then.
+    const c = rt.u32[rt.faultIdx] !== 0 ? 0 : rt.wasm.cacheOpen(h, 0, LCACHE_SIZE) >>> 0;
+    rt.sync();
+    if (c === 0) {
+      this.#lcLazy = LCACHE_SIZE;
+      return;
+    }
+    if ((c & 7) !== 0 || rt.rd32(c + WCACHE.Size) !== LCACHE_SIZE) throw new Error(`ndis-pool: internal error: bad SlabPool cache block ${c}`);
+    this.#lcAddr = c;
+    this._lc = rt.u32[rt.faultIdx] === 0 ? c >>> 2 : 0;
+    this._pd = h >>> 2;
+    this._slot = rt.rd32(h + POOL.ObjSize);
+    this._inv = 1 / this._slot;
+    this.#setLow();
+  }
+
+  /** alloc() of a pool with a cache in a single-threaded runtime, off the hit path. */
+  #allocLocal(): number {
+    const h = this.handle;
+    const rt = this._rt;
+    if (h === 0 || this.#epoch !== rt.epoch) this.#dead('alloc');
+    rt.sync();
+    // Fault injection rolls for every allocation: the slab path, past the cache. Else the Wasm
+    // pop, which refills an empty cache (0: exhausted).
+    const p = (rt.u32[rt.faultIdx] !== 0 ? this.#spAlloc(h) : this.#wcAlloc(this.#lcAddr)) >>> 0;
+    rt.sync();
+    this.#setLow();
+    return p;
+  }
+
+  /**
+   * The hit path's peak check. The pool's live objects are its outstanding ones (which count
+   * the cached) minus the cached; a JS pop leaving `k` cached raises the peak when
+   * outstanding - k > peak, that is when k < outstanding - peak. The cache block keeps that
+   * bound (`low`): the JS pop compares with it alone. JS pops and pushes change neither
+   * outstanding nor peak; the Wasm calls that can raise the bound (refills and allocations)
+   * are followed by #setLow, and those that lower it (frees, flushes) leave a bound that is only
+   * too high, which costs a visit here and no more.
+   */
+  /** @internal */ protected _raisePeak(c: number, k: number): void {
+    const m = this._rt.u32;
+    const pd = this._pd;
+    const live = m[pd + PD_OUTSTANDING]! - k;
+    if (live > m[pd + PD_PEAK]!) m[pd + PD_PEAK] = live;
+    this.#setLow();
+  }
+
+  /** Sets the cache's `low` bound to max(0, outstanding - peak) (see _raisePeak). */
+  #setLow(): void {
+    const c = this.#lcAddr >>> 2;
+    if (c === 0) return;
+    const m = this._rt.u32;
+    const out = m[this._pd + PD_OUTSTANDING]!;
+    const peak = m[this._pd + PD_PEAK]!;
+    m[c + LC_LOW] = out > peak ? out - peak : 0;
+  }
+
   /** alloc() off the plain path: a dead pool, a worker cache or a generational pool. */
   #allocOther(): number {
     const h = this.handle;
-    if (h === 0 || this.#epoch !== this.#rt.epoch) this.#dead('alloc');
+    if (h === 0 || this.#epoch !== this._rt.epoch) this.#dead('alloc');
+    if (this.#lcLazy !== 0 && --this.#lcLazy === 0) this.#openLocal();
+    if (this.#lcAddr !== 0) return this.#allocLocal(); // faults injected (_lc is 0 then)
     if (this.#cache !== 0) return this.#allocShared('alloc');
     return (this.#gen ? this.#genAlloc(h) : this.#spAlloc(h)) >>> 0;
   }
 
   /** alloc() of either mode, for the slow paths. */
   #allocAny(h: number): number {
+    if (this.#lcAddr !== 0) return this.alloc(); // the cache holds freed objects too
     if (this.#cache !== 0) return this.#allocShared('allocMany');
     return (this.#gen ? this.#genAlloc(h) : this.#spAlloc(h)) >>> 0;
   }
@@ -203,7 +298,7 @@ export class SlabPool {
   /** The pool handle, checked live (another worker may have destroyed it). */
   #sharedPool(fn: string): number {
     const h = this.handle;
-    const rt = this.#rt;
+    const rt = this._rt;
     rt.sync();
     if (rt.liveIn(h, KIND.SLAB_POOL) < E.LIMIT || rt.rd32(h + POOL.Id) !== this.#poolId) this.#goneElsewhere(fn);
     return h;
@@ -212,10 +307,9 @@ export class SlabPool {
   /** Another worker destroyed the pool: this object is dead too. */
   #goneElsewhere(fn: string): never {
     const h = this.handle;
-    if (this.#cache > 0) this.#rt.wasm.cacheClose(this.#cache);
+    if (this.#cache > 0) this._rt.wasm.cacheClose(this.#cache);
     this.#cache = 0;
-    this.handle = 0;
-    this.#plain = this.#plainFree = this.#plainFreeU = 0;
+    SlabPool.#forget(this._rt, h);
     throw new NdisBugCheck(`SlabPool.${fn}`, undefined, 'ALT-POOL', 0xc2, [0x07, 0, 0, h], 'the pool was destroyed (by another worker)');
   }
 
@@ -243,18 +337,18 @@ export class SlabPool {
    */
   free(ptr: number): void {
     const h = this.#plainFree;
-    if (h !== 0 && this.#epoch === this.#rt.epoch && typeof ptr === 'number' && ptr >>> 0 === ptr) {
+    if (h !== 0 && this.#epoch === this._rt.epoch && typeof ptr === 'number' && ptr >>> 0 === ptr) {
       const e = this.#spFree(h, ptr);
       if (e !== E.OK) throw this.#freeFail('SlabPool.free', e >>> 0, 'ptr', ptr);
-      if (this.#waiters !== null && this.#waiters.length !== 0) this.#handOver();
+      if (this._waiters !== null && this._waiters.length !== 0) this.handOver();
       return;
     }
     const u = this.#plainFreeU;
-    if (u !== 0 && this.#epoch === this.#rt.epoch) return this.#freeUnchecked(u, ptr);
+    if (u !== 0 && this.#epoch === this._rt.epoch) return this.#freeUnchecked(u, ptr);
     // The cache path: on any error (which changed nothing) the general path reports it.
-    const c = this.#cache;
-    if (c > 0 && this.#epoch === this.#rt.epoch && typeof ptr === 'number' && ptr >>> 0 === ptr && this.#wcFree(c, ptr) === E.OK) {
-      if (this.#waiters !== null && this.#waiters.length !== 0) this.#handOver();
+    const w = this.#cache;
+    if (w > 0 && this.#epoch === this._rt.epoch && typeof ptr === 'number' && ptr >>> 0 === ptr && this.#wcFree(w, ptr) === E.OK) {
+      if (this._waiters !== null && this._waiters.length !== 0) this.handOver();
       return;
     }
     this.#freeOther(ptr);
@@ -263,21 +357,31 @@ export class SlabPool {
   /** free() off the plain path (or of a bad argument): as free() says. */
   #freeOther(ptr: number): void {
     const h = this.handle;
-    if (h === 0 || this.#epoch !== this.#rt.epoch) this.#dead('free');
+    if (h === 0 || this.#epoch !== this._rt.epoch) this.#dead('free');
     if (!this.checked) return this.#freeUnchecked(h, ptr);
     if (typeof ptr !== 'number' || ptr >>> 0 !== ptr) throw badParam('SlabPool.free', 'ptr', ptr, this.#gen ? 'a handle (u32)' : 'an object address (u32)');
     const c = this.#cache;
-    const e = c === 0 ? (this.#gen ? this.#genFree(h, ptr) : this.#spFree(h, ptr)) : this.#freeShared(c, ptr);
+    const e = this.#lcAddr !== 0 ? this.#freeLocal(h, ptr) : c === 0 ? (this.#gen ? this.#genFree(h, ptr) : this.#spFree(h, ptr)) : this.#freeShared(c, ptr);
     if (e !== E.OK) throw this.#freeFail('SlabPool.free', e >>> 0, 'ptr', ptr);
     // Only when someone waits: hand the slot to the oldest waiter (one check otherwise).
-    if (this.#waiters !== null && this.#waiters.length !== 0) this.#handOver();
+    if (this._waiters !== null && this._waiters.length !== 0) this.handOver();
   }
 
   /** free() of a `checked: false` pool: only an address outside every slab is refused. */
   #freeUnchecked(h: number, ptr: number): void {
     const e = this.#spFreeU(h, ptr);
     if (e !== E.OK) throw this.#freeFail('SlabPool.free', e >>> 0, 'ptr', ptr);
-    if (this.#waiters !== null && this.#waiters.length !== 0) this.#handOver();
+    if (this._waiters !== null && this._waiters.length !== 0) this.handOver();
+  }
+
+  /** free() of a pool with a cache in a single-threaded runtime, off the hit path. */
+  #freeLocal(h: number, ptr: number): number {
+    const rt = this._rt;
+    const e = this.#wcFree(this.#lcAddr, ptr) >>> 0; // checks, pushes, flushes a full cache
+    rt.sync();
+    // On an error nothing changed: the slab path fails the same way and records the details
+    // the message names (the owner pool of a foreign object, say).
+    return e === E.OK ? e : this.#spFree(h, ptr) >>> 0;
   }
 
   /** free() in a multi-worker runtime: this worker's cache, or the checked shared path. */
@@ -293,7 +397,7 @@ export class SlabPool {
 
   /** The error of a failed free of `v` (an address, or a handle in a generational pool). */
   #freeFail(fn: string, e: number, arg: string, v: number): NdisBugCheck {
-    if (!this.#gen) return this.#rt.fail(fn, e, [arg], [v], 'an object of this pool', 'ALT-POOL');
+    if (!this.#gen) return this._rt.fail(fn, e, [arg], [v], 'an object of this pool', 'ALT-POOL');
     return this.#handleFail(fn, e, arg === 'ptr' ? 'handle' : arg, v);
   }
 
@@ -304,7 +408,7 @@ export class SlabPool {
       return new NdisBugCheck(fn, arg, 'ALT-POOL', 0xc2, [0x07, 0, 0, v], `${at} appears twice in the list`);
     }
     if (e === E.NOT_ALLOCATED) {
-      const rt = this.#rt;
+      const rt = this._rt;
       rt.sync();
       const t = rt.rd32(this.handle + POOL.User0);
       const bits = rt.rd32(t + GT.Bits);
@@ -332,7 +436,7 @@ export class SlabPool {
   #ptrOf(fn: string, handle: number): number {
     const h = this.#live(fn.slice(9));
     if (!isU32(handle)) throw badParam(fn, 'handle', handle, this.#gen ? 'a handle (u32)' : 'an object address (u32)');
-    const rt = this.#rt;
+    const rt = this._rt;
     rt.sync();
     if (!this.#gen) {
       this.#checkPtr(fn, handle);
@@ -349,7 +453,7 @@ export class SlabPool {
 
   /** E.OK for a live handle of this generational pool; E.NOT_OURS never issued; E.NOT_ALLOCATED stale. */
   #handleState(v: number): number {
-    const rt = this.#rt;
+    const rt = this._rt;
     const t = rt.rd32(this.handle + POOL.User0);
     const idx = v & (rt.rd32(t + GT.Limit) - 1);
     if (idx === 0 || idx >= rt.rd32(t + GT.Used)) return E.NOT_OURS;
@@ -358,15 +462,15 @@ export class SlabPool {
 
   /** Checks that `ptr` is a live object of this pool (pointer pools). */
   #checkPtr(fn: string, ptr: number): void {
-    const rt = this.#rt;
+    const rt = this._rt;
     const slab = rt.liveIn(ptr, KIND.SLAB_OBJ);
     if (slab < E.LIMIT) throw rt.fail(fn, slab, ['ptr'], [ptr], 'an object of this pool', 'ALT-POOL');
     if (rt.rd32(slab + SLAB.Pool) !== this.handle) throw rt.fail(fn, E.WRONG_POOL, ['ptr'], [ptr], 'an object of this pool');
   }
 
-  /** Gives freed slots to waiters, oldest first, while slots can be had. */
-  #handOver(): void {
-    const q = this.#waiters!;
+  /** @internal Gives freed slots to waiters (see acquire). */
+  protected handOver(): void {
+    const q = this._waiters!;
     while (q.length !== 0) {
       const p = this.#allocAny(this.handle);
       if (p === 0) return;
@@ -393,7 +497,7 @@ export class SlabPool {
       throw badParam('SlabPool.acquire', 'options.timeoutMs', timeoutMs, 'a finite number of ms >= 0');
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
-    const q = (this.#waiters ??= []);
+    const q = (this._waiters ??= []);
     if (q.length === 0) {
       const p = this.#allocAny(h);
       if (p !== 0) return Promise.resolve(p);
@@ -430,7 +534,7 @@ export class SlabPool {
 
   /** Number of acquire() calls waiting. */
   get waiters(): number {
-    return this.#waiters?.length ?? 0;
+    return this._waiters?.length ?? 0;
   }
 
   /**
@@ -440,11 +544,11 @@ export class SlabPool {
    */
   allocMany(out: Uint32Array): number {
     const h = this.#live('allocMany');
-    const rt = this.#rt;
+    const rt = this._rt;
     if (!(out instanceof Uint32Array)) throw badParam('SlabPool.allocMany', 'out', out, 'a Uint32Array');
     const n = out.length;
     const direct = batchAddressOf(rt, out, 'SlabPool.allocMany', 'out');
-    const allocMany = this.#cache > 0 ? this.#allocManyCached : this.#gen ? rt.wasm.genAllocMany : rt.wasm.spAllocMany;
+    const allocMany = this.#lcAddr !== 0 ? this.#allocManyLocal : this.#cache > 0 ? this.#allocManyCached : this.#gen ? rt.wasm.genAllocMany : rt.wasm.spAllocMany;
     if (this.#cache < 0) this.#sharedPool('allocMany');
     if (direct) return allocMany(h, direct, n) >>> 0;
     const s = rt.scratchU32(n);
@@ -465,8 +569,16 @@ export class SlabPool {
   }
 
   /** wcAllocMany with the signature of spAllocMany (the pool argument is this worker's cache). */
+  /** wcAllocManyLocal (the slabs, then the cached objects when they run short) likewise. */
+  #allocManyLocal = (_pool: number, out: number, n: number): number => {
+    const got = this._rt.wasm.wcAllocManyLocal(this.#lcAddr, out, n) >>> 0;
+    this._rt.sync();
+    this.#setLow();
+    return got;
+  };
+
   #allocManyCached = (_pool: number, out: number, n: number): number => {
-    const r = this.#rt.wasm.wcAllocMany(this.#cache, out, n) >>> 0;
+    const r = this._rt.wasm.wcAllocMany(this.#cache, out, n) >>> 0;
     if (r === (E.CACHE_DEAD | 0x80000000) >>> 0) this.#goneElsewhere('allocMany');
     return r;
   };
@@ -478,7 +590,7 @@ export class SlabPool {
    */
   freeMany(ptrs: Uint32Array, count?: number): void {
     const h = this.#live('freeMany');
-    const rt = this.#rt;
+    const rt = this._rt;
     if (!(ptrs instanceof Uint32Array)) throw badParam('SlabPool.freeMany', 'ptrs', ptrs, 'a Uint32Array');
     const n = count ?? ptrs.length;
     if (!isU32(n) || n > ptrs.length) throw badParam('SlabPool.freeMany', 'count', n, `an integer in [0, ${ptrs.length}]`);
@@ -499,13 +611,13 @@ export class SlabPool {
       const i = (c > 0 ? rt.wasm.cacheErrIndex() : rt.wasm.errDetail()) >>> 0;
       throw this.#freeFail('SlabPool.freeMany', e, `ptrs[${i}]`, ptrs[i]!);
     }
-    if (this.#waiters !== null && this.#waiters.length !== 0) this.#handOver();
+    if (this._waiters !== null && this._waiters.length !== 0) this.handOver();
   }
 
   /** freeMany without a scratch array: check every entry in JS first, then free one by one. */
   #freeEach(ptrs: Uint32Array, n: number): void {
     const h = this.handle;
-    const rt = this.#rt;
+    const rt = this._rt;
     rt.sync();
     const seen = new Set<number>();
     for (let i = 0; i < n; i++) {
@@ -526,12 +638,12 @@ export class SlabPool {
       if (c === 0) (this.#gen ? this.#genFree : this.#spFree)(h, ptrs[i]!);
       else this.#freeShared(c, ptrs[i]!);
     }
-    if (this.#waiters !== null && this.#waiters.length !== 0) this.#handOver();
+    if (this._waiters !== null && this._waiters.length !== 0) this.handOver();
   }
 
   /** A zero-copy view of the object at `ptr` (of handle `ptr` in a generational pool), objectSize bytes. */
   bytes(ptr: number): Uint8Array {
-    return this.#rt.bytes(this.#ptrOf('SlabPool.bytes', ptr), this.objectSize);
+    return this._rt.bytes(this.#ptrOf('SlabPool.bytes', ptr), this.objectSize);
   }
 
   /**
@@ -542,7 +654,7 @@ export class SlabPool {
   forEachLive(fn: (ptr: number, handle: number) => void): void {
     const h = this.#live('forEachLive');
     if (typeof fn !== 'function') throw badParam('SlabPool.forEachLive', 'fn', fn, 'a function');
-    const rt = this.#rt;
+    const rt = this._rt;
     const x = rt.wasm;
     const live: number[] = [];
     if (this.#gen) {
@@ -558,16 +670,34 @@ export class SlabPool {
   }
 
   /**
+   * Returns the free objects this pool's cache holds to the pool's slabs, so that emptied slabs
+   * go back to the page source (`runtime.memoryUsage().freeSlabBytes`). Only a pool of a
+   * single-threaded runtime has such a cache: up to 2 * 32 objects freed by `free()`, kept for
+   * the next `alloc()`s (see README "Limits"). The cache also empties by itself when memory runs
+   * out, before any allocation fails.
+   * @returns how many objects went back (0 without a cache).
+   */
+  trim(): number {
+    this.#live('trim');
+    if (this.#lcAddr === 0) return 0;
+    const n = this._rt.wasm.cacheTrim(this.#lcAddr) >>> 0;
+    this._rt.sync();
+    return n;
+  }
+
+  /**
    * Counters of this pool (not for the data path): `inUse` (= outstanding), `free` (slots free
-   * in the slabs the pool holds now), `peak`, `failures`, `waiters`, `bytes`, and the rest of
+   * in the slabs the pool holds now, `cached` ones included), `cached` (free objects in the
+   * pool's cache, see `trim`), `peak`, `failures`, `waiters`, `bytes`, and the rest of
    * {@link PoolStats}.
    */
-  stats(): PoolStats & { inUse: number; free: number; waiters: number } {
+  stats(): PoolStats & { inUse: number; free: number; cached: number; waiters: number } {
     const h = this.#live('stats');
     if (this.#cache < 0) this.#sharedPool('stats');
-    const s = this.#rt.poolStatsAt(h);
-    const cap = this.#rt.rd32(h + POOL.Cap);
-    return { ...s, inUse: s.outstanding, free: s.slabs * cap - s.outstanding, waiters: this.waiters };
+    const s = this._rt.poolStatsAt(h);
+    const cap = this._rt.rd32(h + POOL.Cap);
+    const cached = this._rt.wasm.cacheSums(h) >>> 0;
+    return { ...s, inUse: s.outstanding, free: s.slabs * cap - s.outstanding, cached, waiters: this.waiters };
   }
 
   /**
@@ -578,17 +708,136 @@ export class SlabPool {
   destroy(options?: { force?: boolean }): void {
     const h = this.#live('destroy');
     if (this.#cache < 0) this.#sharedPool('destroy');
-    const e = this.#rt.wasm.slabPoolDestroy(h, options?.force ? 1 : 0) >>> 0;
-    if (e !== E.OK) throw this.#rt.fail('SlabPool.destroy', e, ['pool'], [h], 'a SlabPool');
-    if (this.#cache > 0) this.#rt.wasm.cacheClose(this.#cache); // dead now: free this worker's block
+    const e = this._rt.wasm.slabPoolDestroy(h, options?.force ? 1 : 0) >>> 0;
+    if (e !== E.OK) throw this._rt.fail('SlabPool.destroy', e, ['pool'], [h], 'a SlabPool');
+    if (this.#cache > 0) this._rt.wasm.cacheClose(this.#cache); // dead now: free this worker's block
     this.#cache = 0;
+    SlabPool.#forget(this._rt, h);
+  }
+
+  /**
+   * @internal Registers this object as one of the runtime's SlabPool objects of its pool (a
+   * program may open a pool twice): destroying the pool through one kills them all, since they
+   * share its descriptor and this thread's cache block.
+   */
+  register(): this {
+    const objects = this._rt.slabPoolObjects;
+    const list = objects.get(this.handle);
+    if (list === undefined) objects.set(this.handle, [this]);
+    else list.push(this);
+    return this;
+  }
+
+  /** Every SlabPool object of pool `h` in runtime `rt` is dead (the pool was destroyed). */
+  static #forget(rt: RuntimeCore, h: number): void {
+    const list = rt.slabPoolObjects.get(h);
+    rt.slabPoolObjects.delete(h);
+    for (const o of list ?? []) o.kill();
+  }
+
+  /**
+   * @internal Fault injection was turned on or off: while it is on, alloc() takes the slab path
+   * (which rolls for every allocation) instead of the cache's hit path.
+   */
+  faults(on: boolean): void {
+    if (this.#lcAddr !== 0) {
+      this._lc = on ? 0 : this.#lcAddr >>> 2;
+      if (!on) this.#setLow();
+    }
+  }
+
+  /** @internal (tests) The cache block of a single-threaded runtime's pool, 0 without one. */
+  get localCache(): number {
+    return this.#lcAddr;
+  }
+
+  /**
+   * @internal This object is dead: its pool was destroyed (waiters are rejected), or the runtime
+   * reset (`reset`: the epoch check then names the reset). Every later call is a bug check.
+   */
+  kill(reset = false): void {
+    this._lc = this.#lcAddr = 0;
+    this.#lcLazy = 0;
+    if (reset) return;
     this.handle = 0;
     this.#plain = this.#plainFree = this.#plainFreeU = 0;
+    this.#cache = 0;
     // Waiters cannot be served any more.
-    for (const w of this.#waiters?.splice(0) ?? []) {
+    for (const w of this._waiters?.splice(0) ?? []) {
       w.settle();
       w.reject(new Error('SlabPool.acquire: the pool was destroyed'));
     }
+  }
+}
+
+/**
+ * @internal A SlabPool with a single-threaded runtime's cache (assembly/wcache.ts, worker 0):
+ * alloc and free run in JS on hits. A class of its own, so that these two stay small (V8
+ * inlines them into the caller's loop) whatever other kinds of pool a program uses.
+ */
+class CachedSlabPool extends SlabPool {
+  override alloc(): number {
+    const c = this._lc;
+    if (c !== 0) {
+      // The cache's hit path: pop, mark the object live, count the allocation, keep the pool's
+      // peak of live objects. No other check is needed: a reset or the pool's destruction zeroes
+      // _lc; views that memory growth detached read undefined (so `n > 0` fails) before any
+      // write, and every address written was read through the same views or entered the cache
+      // in a Wasm call after which the views were refreshed. While faults are injected _lc is 0
+      // too: the slab path rolls for every allocation.
+      const rt = this._rt;
+      const m = rt.u32;
+      const n = m[c + LC_COUNT]!;
+      if (n > 0) {
+        const k = n - 1;
+        m[c + LC_COUNT] = k;
+        rt.u8[m[c + LC_STATES + k]!] = ST_ALLOCATED;
+        const a = m[c + LC_ALLOCS]! + 1; // a u64 in two words
+        m[c + LC_ALLOCS] = a;
+        if (a === 0x100000000) m[c + LC_ALLOCS + 1] = m[c + LC_ALLOCS + 1]! + 1;
+        if (k < m[c + LC_LOW]!) this._raisePeak(c, k);
+        return m[c + LC_ENTRIES + k]!;
+      }
+    }
+    return super.alloc(); // a miss (refill), the cache not open yet, or faults injected
+  }
+
+  override free(ptr: number): void {
+    const c = this._lc;
+    if (c !== 0 && typeof ptr === 'number') {
+      // The cache's hit path: the checks of the Wasm free (slab table, owner pool, object
+      // boundary, state byte) on the same metadata, then push; the cache's frees follow from its
+      // count (assembly/wcache.ts). Anything else (a bad address, a full cache, views detached by
+      // memory growth) takes the Wasm path, which says what was wrong. The index is exact for
+      // every u32 offset (rounded from off + 0.5, so the product's rounding cannot drop a whole
+      // slot). A fractional offset never passes `idx * slot === off`, nor does a negative one:
+      // `| 0` truncates toward zero, so idx * slot >= off + 0.5 (no wrap: |x| < 2^29 as slots
+      // are at least 8 bytes).
+      const rt = this._rt;
+      const m = rt.u32;
+      // The cache takes objects of the pool's current slab only (its slab, so the owner check
+      // too), so that it never keeps an older slab from going back to the page source.
+      const slab = m[rt.tableIdx + (ptr >>> SHIFT)]!;
+      if (slab !== 0 && m[this._pd + PD_CURRENT] === slab) {
+        const s = slab >>> 2;
+        const off = ptr - m[s + SL_OBJ_START]!;
+        const idx = ((off + 0.5) * this._inv) | 0;
+        if (idx * this._slot === off && idx < m[s + SL_CAP]!) {
+          const sa = slab + SL_STATE + idx;
+          const u8 = rt.u8;
+          const n = m[c + LC_COUNT]!;
+          if (u8[sa] === ST_ALLOCATED && n < LC_ROOM) { // (a full cache: the Wasm push flushes)
+            u8[sa] = ST_CACHED;
+            m[c + LC_ENTRIES + n] = ptr;
+            m[c + LC_STATES + n] = sa;
+            m[c + LC_COUNT] = n + 1;
+            if (this._waiters !== null && this._waiters.length !== 0) this.handOver();
+            return;
+          }
+        }
+      }
+    }
+    super.free(ptr); // a bad address, a full cache, another slab: the Wasm path
   }
 }
 
@@ -648,6 +897,33 @@ function leaseOver(fn: string, ptr: number): NdisBugCheck {
 }
 
 const batches = new WeakMap<Uint32Array, { rt: RuntimeCore; addr: number }>();
+
+// u32 indices of the fields the SlabPool cache's JS hit path touches.
+/**
+ * Largest slot of a SlabPool with a cache in a single-threaded runtime: the cache holds up to
+ * 2 * LCACHE_SIZE free objects out of the slabs (64 KiB at this size) until memory runs short.
+ */
+const LOCAL_CACHE_MAX_SLOT = 1024;
+
+// (Module constants, not the imported layout objects: V8 folds these into the hit paths, where
+// each use of an imported binding costs a load, a hole check and a property load.)
+const LC_COUNT = WCACHE.Count / 4;
+const LC_ENTRIES = WCACHE.Entries / 4;
+/** The state-byte addresses follow the 2 * LCACHE_SIZE entries. */
+const LC_STATES = LC_ENTRIES + 2 * LCACHE_SIZE;
+const LC_ALLOCS = WCACHE.Allocs / 4;
+const LC_LOW = WCACHE.Low / 4;
+/** A JS push needs count < this: the Wasm push flushes at twice the refill size. */
+const LC_ROOM = 2 * LCACHE_SIZE - 1;
+const PD_OUTSTANDING = POOL.Outstanding / 4;
+const PD_PEAK = POOL.Peak / 4;
+const PD_CURRENT = POOL.Current / 4;
+const SL_OBJ_START = SLAB.ObjStart / 4;
+const SL_CAP = SLAB.Cap / 4;
+const SL_STATE = SLAB.State;
+const ST_ALLOCATED = STATE.Allocated;
+const ST_CACHED = STATE.Cached;
+const SHIFT = UNIT_SHIFT;
 
 /**
  * @internal Address in linear memory of a batch array of `rt`, or 0 for any other array.
@@ -721,8 +997,9 @@ export function createSlabPool(rt: RuntimeCore, options: SlabPoolOptions): SlabP
   const { handles = 'pointer' } = options;
   if (handles !== 'pointer' && handles !== 'generational') throw badParam(fn, 'options.handles', handles, "'pointer' or 'generational'");
   const gen = handles === 'generational';
-  const { checked = true } = options;
+  const { checked = true, cache = true } = options;
   if (typeof checked !== 'boolean') throw badParam(fn, 'options.checked', checked, 'a boolean');
+  if (typeof cache !== 'boolean') throw badParam(fn, 'options.cache', cache, 'a boolean');
   if (!checked) {
     if (gen) throw badParam(fn, 'options.checked', checked, "true in a generational pool (its handles exist to be checked)");
     if (rt.worker) throw badParam(fn, 'options.checked', checked, 'true in a multi-worker runtime (the worker caches always check)');
@@ -737,12 +1014,15 @@ export function createSlabPool(rt: RuntimeCore, options: SlabPoolOptions): SlabP
     rt.wasm.slabPoolDestroy(h, 1);
     return null; // no memory for the handle table
   }
-  if (!checked) return new SlabPool(rt, h, objectSize, tagValue, maxWaiters, false, 0, false);
-  return openPool(rt, h, objectSize, tagValue, maxWaiters, gen);
+  if (!checked) return new SlabPool(rt, h, objectSize, tagValue, maxWaiters, false, 0, false).register();
+  return openPool(rt, h, objectSize, tagValue, maxWaiters, gen, cache ? WORKER_CACHE_SIZE : 0);
 }
 
 /** assembly/layout.ts PF_QUAR: the pool quarantines freed objects. */
 const PF_QUAR = 16;
+/** assembly/layout.ts PF_LARGE: one object per slab (such pools take no cache). */
+const PF_LARGE = 2;
+
 
 /**
  * Default refill size of a worker cache (objects; the cache holds up to twice as many). From
@@ -758,13 +1038,17 @@ export const WORKER_CACHE_SIZE = 256;
  */
 function openPool(rt: RuntimeCore, h: number, objectSize: number, tag: number, maxWaiters: number, gen: boolean, cacheSize = WORKER_CACHE_SIZE): SlabPool | null {
   let cache = 0;
+  let local = false;
+  rt.sync();
+  const uncached = gen || rt.rd32(h + POOL.MaxOut) !== 0xffffffff || (rt.rd32(h + POOL.Flags) & PF_QUAR) !== 0 || cacheSize === 0;
   if (rt.worker) {
-    rt.sync();
-    const uncached = gen || rt.rd32(h + POOL.MaxOut) !== 0xffffffff || (rt.rd32(h + POOL.Flags) & PF_QUAR) !== 0 || cacheSize === 0;
     if (uncached) cache = -1;
     else if ((cache = rt.wasm.cacheOpen(h, rt.worker.id, cacheSize) >>> 0) === 0) return null;
+  } else {
+    // Single-threaded: a small cache for alloc/free of one object, opened at the first alloc.
+    local = !uncached && !rt.verifier && (rt.rd32(h + POOL.Flags) & PF_LARGE) === 0 && rt.rd32(h + POOL.ObjSize) <= LOCAL_CACHE_MAX_SLOT;
   }
-  return new SlabPool(rt, h, objectSize, tag, maxWaiters, gen, cache);
+  return new (local ? CachedSlabPool : SlabPool)(rt, h, objectSize, tag, maxWaiters, gen, cache, true, local).register();
 }
 
 /**

@@ -100,7 +100,7 @@ describe("NBL layout constants (x86, DESIGN D4)", () => {
     expect<u32>(K_NBL_POOL).toBe(6);
     expect<u32>(K_NBL).toBe(15);
     expect<u32>(ROOT_NBL_POOLS).toBe(6);
-    expect<u32>(ROOT_COUNT).toBe(9);
+    expect<u32>(ROOT_COUNT).toBe(10);
     expect<u32>(E_POOL2).toBe(48);
     expect<u32>(E_POOL3).toBe(49);
     expect<u32>(E_NBL_FREE2).toBe(50);

@@ -46,6 +46,7 @@ export const POOL = {
   ObjSize: 8,
   Cap: 12,
   SlabUnits: 24,
+  Current: 32,
   SlabCount: 44,
   Outstanding: 48,
   Peak: 52,
@@ -66,6 +67,21 @@ export const POOL = {
 
 /** Slab header fields the JS-side checks read. */
 export const SLAB = { Pool: 0, FreeTop: 4, Cap: 8, ObjSize: 12, ObjStart: 24, Units: 36, State: 56 } as const;
+
+/**
+ * Object cache block (assembly/wcache.ts C_*): the fields a SlabPool's JS hit path reads and
+ * writes. The entries (u32[2 * Size] addresses) are followed by as many state-byte addresses.
+ */
+export const WCACHE = { Pool: 0, Count: 12, Size: 16, Allocs: 24, Moved: 32, Low: 44, Entries: 48 } as const;
+
+/** Refill size of a single-threaded runtime's SlabPool cache (assembly/wcache.ts LCACHE_SIZE). */
+export const LCACHE_SIZE = 32;
+
+/** Object state bytes (assembly/layout.ts ST_*) the JS hit path sets. */
+export const STATE = { Allocated: 1, Cached: 4 } as const;
+
+/** Offset in the runtime root block of the fault-injection word (assembly/pages.ts R_FAULT). */
+export const ROOT_FAULT_OFFSET = 44;
 
 /** Tag set record (assembly/layout.ts TS_*): retired counters of freed pools. */
 export const TAG_SET = {
@@ -103,7 +119,7 @@ export const KIND = {
 
 /** Root pools (assembly/layout.ts ROOT_*). */
 export const ROOT = {
-  NB_POOLS: 0, SLAB_POOLS: 1, MEM_POOLS: 2, TAG_SETS: 3, PROTOCOLS: 4, MDLS: 5, NBL_POOLS: 6, PACKET_POOLS: 7, BUFFER_POOLS: 8,
+  NB_POOLS: 0, SLAB_POOLS: 1, MEM_POOLS: 2, TAG_SETS: 3, PROTOCOLS: 4, MDLS: 5, NBL_POOLS: 6, PACKET_POOLS: 7, BUFFER_POOLS: 8, LCACHES: 9,
 } as const;
 
 /** NDIS_PACKET (NDIS 5, x86): Private (0x20 bytes), the reserved union, ProtocolReserved at 0x38. */
