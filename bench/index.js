@@ -753,7 +753,10 @@ const SCALES = [
 const scaleBatch = rt.u32Batch(4096);
 for (const sc of SCALES) {
   sc.memoryBefore = rt.memoryUsage(); // before the pool exists
-  const pool = rt.createSlabPool({ objectSize: 64, tag: `Sc${Math.log10(sc.live)}` });
+  // cache: false: these cases measure the slab allocator's O(1) (slab table, per-slab stacks).
+  // The cache in front of it hits more or less often with this pattern depending on how the N
+  // objects' slabs line up with the pool's current slab (docs/PERFORMANCE.md has those figures).
+  const pool = rt.createSlabPool({ objectSize: 64, tag: `Sc${Math.log10(sc.live)}`, cache: false });
   if (!pool) throw new Error('createSlabPool (scale) returned null');
   const live = new Uint32Array(sc.live);
   for (let n = 0; n < sc.live;) {

@@ -88,7 +88,7 @@ export class SlabPool {
   readonly #epoch: number;
   // The two hot exports, held directly: one call each, no property chain.
   readonly #spAlloc: (pool: number) => number;
-  readonly #spFree: (pool: number, ptr: number) => number;
+  /** @internal */ protected readonly _spFree: (pool: number, ptr: number) => number;
   // `checked: false`: the unchecked free, in a field of its own (monomorphic call sites).
   readonly #spFreeU: (pool: number, ptr: number) => number;
   // The generational exports, in fields of their own: a call site that saw only spAlloc stays
@@ -145,7 +145,7 @@ export class SlabPool {
     this.#gen = generational;
     this.handles = generational ? 'generational' : 'pointer';
     this.#spAlloc = rt.wasm.spAlloc;
-    this.#spFree = rt.wasm.spFree;
+    this._spFree = rt.wasm.spFree;
     this.#spFreeU = rt.wasm.spFreeU;
     this.#genAlloc = rt.wasm.genAlloc;
     this.#genFree = rt.wasm.genFree;
@@ -338,7 +338,7 @@ export class SlabPool {
   free(ptr: number): void {
     const h = this.#plainFree;
     if (h !== 0 && this.#epoch === this._rt.epoch && typeof ptr === 'number' && ptr >>> 0 === ptr) {
-      const e = this.#spFree(h, ptr);
+      const e = this._spFree(h, ptr);
       if (e !== E.OK) throw this.#freeFail('SlabPool.free', e >>> 0, 'ptr', ptr);
       if (this._waiters !== null && this._waiters.length !== 0) this.handOver();
       return;
@@ -361,7 +361,7 @@ export class SlabPool {
     if (!this.checked) return this.#freeUnchecked(h, ptr);
     if (typeof ptr !== 'number' || ptr >>> 0 !== ptr) throw badParam('SlabPool.free', 'ptr', ptr, this.#gen ? 'a handle (u32)' : 'an object address (u32)');
     const c = this.#cache;
-    const e = this.#lcAddr !== 0 ? this.#freeLocal(h, ptr) : c === 0 ? (this.#gen ? this.#genFree(h, ptr) : this.#spFree(h, ptr)) : this.#freeShared(c, ptr);
+    const e = this.#lcAddr !== 0 ? this.#freeLocal(h, ptr) : c === 0 ? (this.#gen ? this.#genFree(h, ptr) : this._spFree(h, ptr)) : this.#freeShared(c, ptr);
     if (e !== E.OK) throw this.#freeFail('SlabPool.free', e >>> 0, 'ptr', ptr);
     // Only when someone waits: hand the slot to the oldest waiter (one check otherwise).
     if (this._waiters !== null && this._waiters.length !== 0) this.handOver();
@@ -377,11 +377,14 @@ export class SlabPool {
   /** free() of a pool with a cache in a single-threaded runtime, off the hit path. */
   #freeLocal(h: number, ptr: number): number {
     const rt = this._rt;
+    rt.sync();
+    // An object outside the pool's current slab (or no object at all) goes to the slab path,
+    // which checks it as the cache path would (and names the owner pool of a foreign object).
+    if (rt.rd32(rt.table + (ptr >>> SHIFT) * 4) !== rt.rd32(h + POOL.Current)) return this._spFree(h, ptr) >>> 0;
     const e = this.#wcFree(this.#lcAddr, ptr) >>> 0; // checks, pushes, flushes a full cache
     rt.sync();
-    // On an error nothing changed: the slab path fails the same way and records the details
-    // the message names (the owner pool of a foreign object, say).
-    return e === E.OK ? e : this.#spFree(h, ptr) >>> 0;
+    // On an error nothing changed: the slab path fails the same way and records the details.
+    return e === E.OK ? e : this._spFree(h, ptr) >>> 0;
   }
 
   /** free() in a multi-worker runtime: this worker's cache, or the checked shared path. */
@@ -392,7 +395,7 @@ export class SlabPool {
       return e;
     }
     const h = this.#sharedPool('free');
-    return this.#gen ? this.#genFree(h, ptr) : this.#spFree(h, ptr);
+    return this.#gen ? this.#genFree(h, ptr) : this._spFree(h, ptr);
   }
 
   /** The error of a failed free of `v` (an address, or a handle in a generational pool). */
@@ -635,7 +638,7 @@ export class SlabPool {
     }
     for (let i = 0; i < n; i++) {
       const c = this.#cache;
-      if (c === 0) (this.#gen ? this.#genFree : this.#spFree)(h, ptrs[i]!);
+      if (c === 0) (this.#gen ? this.#genFree : this._spFree)(h, ptrs[i]!);
       else this.#freeShared(c, ptrs[i]!);
     }
     if (this._waiters !== null && this._waiters.length !== 0) this.handOver();
@@ -818,7 +821,14 @@ class CachedSlabPool extends SlabPool {
       // The cache takes objects of the pool's current slab only (its slab, so the owner check
       // too), so that it never keeps an older slab from going back to the page source.
       const slab = m[rt.tableIdx + (ptr >>> SHIFT)]!;
-      if (slab !== 0 && m[this._pd + PD_CURRENT] === slab) {
+      if (slab !== 0 && m[this._pd + PD_CURRENT] !== slab) {
+        // Another slab: the slab path's one Wasm call (the same as without a cache). On an
+        // error nothing changed, and super.free says what was wrong.
+        if (ptr >>> 0 === ptr && this._spFree(this.handle, ptr) === E.OK) {
+          if (this._waiters !== null && this._waiters.length !== 0) this.handOver();
+          return;
+        }
+      } else if (slab !== 0) {
         const s = slab >>> 2;
         const off = ptr - m[s + SL_OBJ_START]!;
         const idx = ((off + 0.5) * this._inv) | 0;
