@@ -124,14 +124,14 @@ export class SlabPool {
   // (like DPDK's rte_mempool_get, inlined into its caller). Wasm refills and flushes it.
   /** Allocations left before the pool's cache opens (0: open, or none to open). */
   #lcLazy = 0;
-  /** u32 index of the cache block, 0 without one (and while faults are injected). */
-  /** @internal */ protected _lc = 0;
+  /** @internal u32 index of the cache block, 0 without one (and while faults are injected). */
+  protected _lc = 0;
   /** Its byte address (for the Wasm calls), 0 without one. */
   #lcAddr = 0;
-  /** u32 index of the pool descriptor (outstanding and peak). */
-  /** @internal */ protected _pd = 0;
-  /** Slot size, and its reciprocal for the free check's object index. */
-  /** @internal */ protected _slot = 0;
+  /** @internal u32 index of the pool descriptor (outstanding, peak, current slab). */
+  protected _pd = 0;
+  /** @internal Slot size, and its reciprocal for the free check's object index. */
+  protected _slot = 0;
   /** @internal */ protected _inv = NaN;
   readonly #maxWaiters: number;
 
@@ -247,8 +247,9 @@ export class SlabPool {
    * outstanding nor peak; the Wasm calls that can raise the bound (refills and allocations)
    * are followed by #setLow, and those that lower it (frees, flushes) leave a bound that is only
    * too high, which costs a visit here and no more.
+   * @internal
    */
-  /** @internal */ protected _raisePeak(c: number, k: number): void {
+  protected _raisePeak(k: number): void {
     const m = this._rt.u32;
     const pd = this._pd;
     const live = m[pd + PD_OUTSTANDING]! - k;
@@ -798,7 +799,7 @@ class CachedSlabPool extends SlabPool {
         const a = m[c + LC_ALLOCS]! + 1; // a u64 in two words
         m[c + LC_ALLOCS] = a;
         if (a === 0x100000000) m[c + LC_ALLOCS + 1] = m[c + LC_ALLOCS + 1]! + 1;
-        if (k < m[c + LC_LOW]!) this._raisePeak(c, k);
+        if (k < m[c + LC_LOW]!) this._raisePeak(k);
         return m[c + LC_ENTRIES + k]!;
       }
     }
